@@ -77,9 +77,10 @@ def activation_derivative(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray
 def loss_per_sample(loss: str, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Loss of each sample (summed over outputs, the last axis)."""
     if loss == "bce":
-        # -[y log a + (1 - y) log(1 - a)] with a = sigma(z), through softplus so that a
-        # saturated output gives a large finite loss instead of log(0).
-        return np.sum(y * softplus(-z) + (1.0 - y) * softplus(z), axis=-1)
+        # -[y log a + (1 - y) log(1 - a)] with a = sigma(z) is y softplus(-z) +
+        # (1 - y) softplus(z) = softplus(z) - y z: a saturated output gives a large finite
+        # loss instead of log(0), for one softplus per output.
+        return np.sum(softplus(z) - y * z, axis=-1)
     if loss == "mse":
         return 0.5 * np.sum((a - y) ** 2, axis=-1)
     if loss == "softmax_ce":

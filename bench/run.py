@@ -1,0 +1,10 @@
+"""Run every benchmark and print its figures: `make bench` (add --large for 8-16-4)."""
+
+import runpy
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+for name in ("bench_startup", "bench_gradcheck", "bench_solve"):
+    runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

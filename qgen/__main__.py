@@ -1,0 +1,3 @@
+from qgen.cli import main
+
+main()

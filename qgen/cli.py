@@ -1,0 +1,142 @@
+"""The ``qgen`` command: thin. Each command parses its arguments, calls one library
+function and prints. Errors become one line on stderr and exit status 2.
+
+Heavy modules (sympy, the solvers) are imported inside the commands, so that
+``qgen --help`` starts as fast as click itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+EXIT_UNVERIFIED = 1
+
+
+# click >= 8.2 raises this for a group called with no arguments.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _OneLineErrors(click.Group):
+    """Usage errors as one line (``qgen solve: --params: ...``), not click's usage block."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            return super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("qgen: interrupted", err=True)
+            sys.exit(130)
+        except _NO_ARGS_IS_HELP as error:  # bare `qgen`: show the help, as click does
+            click.echo(error.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as error:
+            ctx = getattr(error, "ctx", None)
+            where = ctx.command_path if ctx is not None else "qgen"
+            click.echo(f"{where}: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except BadInput as error:
+            click.echo(f"qgen: {error}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+
+class BadInput(Exception):
+    """Raised inside commands for input the library rejected; the message is one line."""
+
+
+def _load_params(text: str, option: str = "--params"):
+    """JSON given inline (starting with '{' or '['), a file path, or '-' for stdin."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        source, where = text, "the inline JSON"
+    elif text == "-":
+        source, where = sys.stdin.read(), "stdin"
+    else:
+        try:
+            with open(text, encoding="utf-8") as handle:
+                source = handle.read()
+        except FileNotFoundError:
+            raise BadInput(f"{option}={text!r}: no such file") from None
+        except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+            raise BadInput(f"{option}={text!r}: cannot be read ({error.__class__.__name__})"
+                           ) from None
+        where = text
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{option}: {where} is not JSON ({error.msg} at line {error.lineno} "
+                       f"column {error.colno})") from None
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qgen", message="qgen %(version)s")
+def cli():
+    """qgen: deep-learning questions whose answers are proven by independent methods.
+
+    Example:
+
+    \b
+        qgen solve backprop-step --params examples/homework1-q2.json
+        qgen solve --help
+    """
+
+
+@cli.command()
+@click.argument("family", metavar="FAMILY")
+@click.option("--params", "params_text", required=True, metavar="FILE|JSON",
+              help="The params: a JSON file, inline JSON, or - for stdin.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and its verification "
+              "record as one JSON object.")
+def solve(family: str, params_text: str, as_json: bool):
+    """Solve one problem and verify the answer by independent methods.
+
+    FAMILY is backprop-step (one SGD step on a dense network), net-summary (shapes,
+    parameters, MACs and receptive field of a layer stack) or receptive-field (ways to
+    build a target receptive field from smaller filters, with model sizes).
+
+    Exit status: 0 verified, 1 the methods disagree, 2 bad input.
+
+    Example:
+
+    \b
+        qgen solve backprop-step --params examples/homework1-q2.json
+        qgen solve net-summary --json --params '{"input": [32, 32, 3], "layers":
+          [{"type": "conv", "filters": 16, "kernel": 5}, {"type": "maxpool", "kernel": 2}]}'
+        qgen solve receptive-field --params '{"target": 9, "input": [24, 24],
+          "in_channels": 5, "out_channels": 3}'
+    """
+    from qgen.errors import QgenError
+    from qgen.problems import PROBLEMS
+
+    if family not in PROBLEMS:
+        raise BadInput(f"FAMILY={family!r} must be one of {', '.join(PROBLEMS)}")
+    params = _load_params(params_text)
+    from qgen.problems import solve as solve_problem
+
+    try:
+        result = solve_problem(family, params, require_verified=False)
+    except QgenError as error:
+        raise BadInput(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        from qgen.report import print_solution
+
+        print_solution(result)
+    if not result["verification"]["passed"]:
+        click.echo("qgen solve: the independent methods disagree: "
+                   + "; ".join(result["verification"].get("failures", [])), err=True)
+        sys.exit(EXIT_UNVERIFIED)
+
+
+def main() -> None:
+    cli.main(prog_name="qgen")
+
+
+if __name__ == "__main__":
+    main()
