@@ -73,6 +73,19 @@ def _geometry_error(where: str, layer: Conv | Pool, n: int, axis: int) -> SpecEr
                      f"{n} + 2*{p} = {n + 2 * p} at this layer".lstrip())
 
 
+def _window_in_padding(n: int, k: int, s: int, p: int, d: int, out: int) -> bool:
+    """True when some pooling window's taps all fall outside the input (possible only
+    with dilation: max pooling would then return -inf). Only windows that start in the
+    left padding can miss the input, so only those are enumerated."""
+    for o in range(out):
+        start = o * s - p
+        if start >= 0:
+            return False
+        if not any(0 <= start + j * d < n for j in range(k)):
+            return True
+    return False
+
+
 def summarize(spec: NetSummary) -> dict:
     """The ``net-summary`` answer (DESIGN.md) from closed forms alone.
 
@@ -105,8 +118,14 @@ def summarize(spec: NetSummary) -> dict:
                 else:
                     if dilated_kernel(k, d) > n + 2 * p:
                         raise _geometry_error(where, layer, n, axis)
-                    size = (pool_output_size(n, k, s, p, d, layer.ceil_mode)
-                            if isinstance(layer, Pool) else conv_output_size(n, k, s, p, d))
+                    if isinstance(layer, Pool):
+                        size = pool_output_size(n, k, s, p, d, layer.ceil_mode)
+                        if _window_in_padding(n, k, s, p, d, size):
+                            raise SpecError(f"{where}.dilation", list(layer.dilation),
+                                            "leaves a pooling window that reads only padding "
+                                            f"along {'HW'[axis]} (input {n}, padding {p})")
+                    else:
+                        size = conv_output_size(n, k, s, p, d)
                 out_hw.append(size)
             c_in = shape[2]
             if isinstance(layer, Conv):

@@ -48,7 +48,7 @@ def _backprop_step(draw, min_depth, max_depth, min_width, max_width, activations
                              min_size=rows, max_size=rows))
 
     layers = [{"W": matrix(n_in, n_out), "b": matrix(1, n_out)[0], "activation": act}
-              for n_in, n_out, act in zip(sizes, sizes[1:], acts, strict=True)]
+              for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts, strict=True)]
     is_batch = draw(st.booleans()) if batched is None else batched
     batch = draw(st.integers(1, max_batch)) if is_batch else 1
     xs = matrix(batch, sizes[0])
