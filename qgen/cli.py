@@ -134,6 +134,120 @@ def solve(family: str, params_text: str, as_json: bool):
         sys.exit(EXIT_UNVERIFIED)
 
 
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print the families as a JSON list.")
+def list_families(as_json: bool):
+    """List the question families.
+
+    Example:
+
+    \b
+        qgen list
+        qgen list --json
+    """
+    from qgen.families import all_families
+
+    families = [f.metadata() for f in all_families()]
+    if as_json:
+        click.echo(json.dumps([{k: f[k] for k in ("id", "title", "topic", "difficulties")}
+                               for f in families], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="qgen families", title_justify="left")
+    for name in ("id", "title", "topic", "difficulties"):
+        table.add_column(name)
+    for f in families:
+        table.add_row(f["id"], f["title"], f["topic"], ", ".join(f["difficulties"]))
+    Console(highlight=False).print(table)
+
+
+def _progress(total: int, label: str):
+    """A rich progress bar on a terminal; nothing at all when stderr is piped."""
+    from contextlib import nullcontext
+
+    if not sys.stderr.isatty():
+        return nullcontext(lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True), transient=True)
+
+    class _Bar:
+        def __enter__(self):
+            progress.__enter__()
+            task = progress.add_task(label, total=total)
+            return lambda: progress.advance(task)
+
+        def __exit__(self, *exc):
+            return progress.__exit__(*exc)
+
+    return _Bar()
+
+
+@cli.command()
+@click.argument("families", nargs=-1, required=True, metavar="FAMILY [FAMILY ...]")
+@click.option("--count", "-n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Questions of each family.")
+@click.option("--seed", "-s", type=int, required=True, help="The bank's seed (an integer).")
+@click.option("--difficulty", "-d", default="medium", show_default=True,
+              help="easy, medium or hard.")
+@click.option("--format", "-f", "fmt", default="json", show_default=True,
+              help="json, markdown or latex.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (atomically) instead of stdout.")
+@click.option("--answers", is_flag=True, help="Include the worked solutions "
+              "(the JSON bank always has them).")
+@click.option("--choices", "-k", type=click.IntRange(min=2, max=10), default=None,
+              help="Turn numeric questions into K-option multiple choice.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def generate(families, count, seed, difficulty, fmt, output, answers, choices, force):
+    """Generate verified questions with worked solutions.
+
+    Each question is seeded from (seed, family, difficulty, index): the same command
+    gives the same bytes in any process. A question whose independent methods
+    disagree is never emitted.
+
+    Example:
+
+    \b
+        qgen generate conv-pool-shape --count 5 --seed 1 --format markdown --answers
+        qgen generate backprop-step receptive-field -n 3 -s 7 -d hard -o bank.json
+        qgen generate conv-pool-shape -n 10 -s 2 --choices 4 -f latex -o quiz.tex
+    """
+    from qgen.errors import QgenError
+    from qgen.export import FORMATS, export
+    from qgen.families import get_family
+    from qgen.fileio import check_writable, write_atomic
+    from qgen.families.base import DIFFICULTIES
+
+    try:
+        for name in families:
+            get_family(name)
+        if difficulty not in DIFFICULTIES:
+            raise QgenError(f"--difficulty={difficulty!r} must be one of "
+                            f"{', '.join(DIFFICULTIES)}")
+        if fmt not in FORMATS:
+            raise QgenError(f"--format={fmt!r} must be one of {', '.join(FORMATS)}")
+        if output:
+            check_writable(output, force=force)
+        from qgen.generate import generate as generate_bank
+
+        with _progress(count * len(families), "generating") as tick:
+            bank = generate_bank(families, count=count, seed=seed, difficulty=difficulty,
+                                 choices=choices, on_question=tick)
+        text = export(bank, fmt, answers=answers, title=f"qgen questions (seed {seed})")
+        if output:
+            write_atomic(output, text, force=force)
+        else:
+            click.echo(text, nl=False)
+    except QgenError as error:
+        raise BadInput(str(error)) from None
+
+
 def main() -> None:
     cli.main(prog_name="qgen")
 
