@@ -96,8 +96,9 @@ def solve(family: str, params_text: str, as_json: bool):
     """Solve one problem and verify the answer by independent methods.
 
     FAMILY is backprop-step (one SGD step on a dense network), net-summary (shapes,
-    parameters, MACs and receptive field of a layer stack) or receptive-field (ways to
-    build a target receptive field from smaller filters, with model sizes).
+    parameters, MACs and receptive field of a layer stack), receptive-field (ways to
+    build a target receptive field from smaller filters, with model sizes), or any
+    question family of `qgen list`.
 
     Exit status: 0 verified, 1 the methods disagree, 2 bad input.
 
@@ -111,10 +112,12 @@ def solve(family: str, params_text: str, as_json: bool):
           "in_channels": 5, "out_channels": 3}'
     """
     from qgen.errors import QgenError
+    from qgen.families import FAMILY_IDS
     from qgen.problems import PROBLEMS
 
-    if family not in PROBLEMS:
-        raise BadInput(f"FAMILY={family!r} must be one of {', '.join(PROBLEMS)}")
+    known = sorted(set(PROBLEMS) | set(FAMILY_IDS))
+    if family not in known:
+        raise BadInput(f"FAMILY={family!r} must be one of {', '.join(known)}")
     params = _load_params(params_text)
     from qgen.problems import solve as solve_problem
 

@@ -311,12 +311,18 @@ PROBLEMS: dict[str, Callable[[object], dict]] = {
 
 def solve(family: str, params, *, require_verified: bool = True) -> dict:
     """Solve ``params`` of ``family`` (DESIGN.md): ``{"family", "params", "answer",
-    "verification"}``, all plain JSON types. Raises QgenError on bad input, and
-    VerificationError when the independent methods disagree (unless
-    ``require_verified=False``, which returns the record with ``passed: false``)."""
+    "verification"}``, all plain JSON types. ``family`` is one of PROBLEMS or a question
+    family (qgen list). Raises QgenError on bad input, and VerificationError when the
+    independent methods disagree (unless ``require_verified=False``, which returns the
+    record with ``passed: false``)."""
     solver = PROBLEMS.get(family)
     if solver is None:
-        raise QgenError(f"family={family!r} must be one of {', '.join(PROBLEMS)}")
+        from qgen.families import FAMILY_IDS, get_family
+
+        if family not in FAMILY_IDS:
+            known = sorted(set(PROBLEMS) | set(FAMILY_IDS))
+            raise QgenError(f"family={family!r} must be one of {', '.join(known)}")
+        solver = get_family(family).solve
     try:
         result = solver(params)
     except SpecError as error:

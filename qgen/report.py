@@ -127,7 +127,19 @@ _PRINTERS = {
 }
 
 
+def _generic(console: Console, result: dict) -> None:
+    """A question family without its own table: the answer as indented JSON."""
+    import json
+
+    console.print(f"[bold]{result['family']}[/bold]")
+    console.print(json.dumps(result["answer"], indent=2), markup=False)
+
+
 def print_solution(result: dict, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    _PRINTERS[result["family"]](console, result)
+    printer = _PRINTERS.get(result["family"])
+    if printer is None and result["family"] in ("conv-pool-shape", "conv-cost",
+                                                "transposed-dilated"):
+        printer = _net_summary  # their params are net-summary specs
+    (printer or _generic)(console, result)
     console.print(_verification_line(result["verification"]))

@@ -1,0 +1,97 @@
+"""The Jinja environment: sandboxed, StrictUndefined, one set of templates per family
+rendered in several dialects through the macros of ``templates/_dialects/<dialect>.j2``
+(math, display, matrix, vector, table, bold)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+__all__ = ["DIALECTS", "latex_escape", "render", "templates_dir"]
+
+DIALECTS = ("markdown", "latex")
+
+
+def templates_dir() -> Path:
+    """Installed: qgen/templates (pyproject maps the repository's templates/ there);
+    from a source tree: the repository's templates/."""
+    installed = Path(__file__).resolve().parent / "templates"
+    if (installed / "_dialects").is_dir():
+        return installed
+    return Path(__file__).resolve().parents[1] / "templates"
+
+
+def number(value, decimals: int | None = None) -> str:
+    """A number as shown: with ``decimals`` fixed places, else the shortest form that
+    reads back as the same float (params are rounded before they are shown)."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if decimals is None:
+        if isinstance(value, int) or float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    text = f"{float(value):.{decimals}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # never show -0.000
+    return text
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Plain text for LaTeX, in one pass (so an escape is never escaped again)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def markdown_escape(text: str) -> str:
+    """Plain text for Markdown: backslash the characters that would start markup."""
+    out = []
+    for ch in str(text):
+        if ch in "\\`*_{}[]<>()#+-.!|$~":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def bmatrix(rows, decimals: int | None = None) -> str:
+    """A LaTeX bmatrix of numbers (a vector becomes one row): the same in every dialect,
+    since math is LaTeX in Markdown too."""
+    if rows and not isinstance(rows[0], (list, tuple)):
+        rows = [rows]
+    body = r" \\ ".join(" & ".join(number(v, decimals) for v in row) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+@functools.cache
+def environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["num"] = number
+    env.filters["tex"] = latex_escape
+    env.filters["mdesc"] = markdown_escape
+    env.filters["bmatrix"] = bmatrix
+    return env
+
+
+def render(template: str, dialect: str, **context) -> str:
+    """Render ``template`` (a path under templates/) in ``dialect``; the template
+    imports its macros with ``{% import dialect as d %}``."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"dialect={dialect!r} must be one of {', '.join(DIALECTS)}")
+    tpl = environment().get_template(template)
+    return tpl.render(dialect=f"_dialects/{dialect}.j2", **context)
