@@ -120,7 +120,11 @@ def make_question(family: Family, seed: int, difficulty: str, index: int, *,
     for attempt in range(MAX_ATTEMPTS):
         rng = question_rng(seed, family.id, difficulty, index, attempt)
         params = family.sample(rng, difficulty)
-        result = family.solve(params)
+        try:
+            result = family.solve(params)
+        except QgenError:  # e.g. a kernel that outgrew a feature map: draw again
+            stats.rejected["invalid sample"] += 1
+            continue
         answer, record = result["answer"], dict(result["verification"])
         if not record["passed"]:
             stats.rejected["methods disagree"] += 1

@@ -5,6 +5,7 @@ rendered in several dialects through the macros of ``templates/_dialects/<dialec
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import jinja2
@@ -13,6 +14,7 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = ["DIALECTS", "latex_escape", "render", "templates_dir"]
 
 DIALECTS = ("markdown", "latex")
+_BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
 def templates_dir() -> Path:
@@ -85,6 +87,9 @@ def environment() -> SandboxedEnvironment:
     env.filters["tex"] = latex_escape
     env.filters["mdesc"] = markdown_escape
     env.filters["bmatrix"] = bmatrix
+    from qgen.dialects import DIALECT_FUNCTIONS
+
+    env.globals["dialects"] = DIALECT_FUNCTIONS
     return env
 
 
@@ -94,4 +99,7 @@ def render(template: str, dialect: str, **context) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"dialect={dialect!r} must be one of {', '.join(DIALECTS)}")
     tpl = environment().get_template(template)
-    return tpl.render(dialect=f"_dialects/{dialect}.j2", **context)
+    text = tpl.render(dialect=f"_dialects/{dialect}.j2", **context)
+    # Macros pad their blocks with blank lines so they stand alone wherever they are
+    # called; one blank line between blocks is all either dialect needs.
+    return _BLANK_RUNS.sub("\n\n", text)

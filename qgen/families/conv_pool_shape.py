@@ -45,6 +45,8 @@ def _conv(rng: np.random.Generator, difficulty: str, n: int) -> dict:
         stride = int(rng.choice([1, 2]))
         # padding so that n + 2p - k divides by the stride: the sizes come out whole
         options = [p for p in range(0, kernel // 2 + 1) if (n + 2 * p - kernel) % stride == 0]
+        if not options:  # an odd kernel on an even input: no padding makes stride 2 divide
+            stride, options = 1, [0, kernel // 2]
         conv.update(stride=stride, padding=int(rng.choice(options)))
     else:
         conv.update(stride=int(rng.choice([1, 2, 3])), padding=int(rng.integers(0, 3)),
@@ -194,16 +196,36 @@ MISCONCEPTIONS = (
 # ---------------------------------------------------------------------------
 # independent check and worked steps
 
-def check(params: dict, answer: dict) -> Check:
-    """The graded sizes again, from an actual numpy run of the stack."""
-    from verify.numeric.conv import run_stack
+def _window_count(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """How many positions the window takes, counted one by one. A window starts at
+    -p + o * s. Floor mode keeps windows that end inside the padded input; ceil mode also
+    keeps one that runs past its end, as long as the previous window did not already
+    reach the end and it starts inside the input or the left padding (PyTorch)."""
+    extent = dilated_kernel(k, d)
+    count, start = 0, -p
+    while (start + extent - s < n + p and start < n) if ceil else start + extent <= n + p:
+        count += 1
+        start += s
+    return count
 
-    _, _, shapes = run_stack(parse_net_summary(params), rng=np.random.default_rng(0))
-    differing = [i for i, (shape, row) in enumerate(zip(shapes, answer["layers"],
-                                                        strict=True))
-                 if list(shape) != row["output"]]
-    return Check("numeric_run", not differing, float(len(differing)),
-                 f"layers {differing} differ from an actual run" if differing else "")
+
+def check(params: dict, answer: dict) -> Check:
+    """Each graded size again, by counting the window positions (the definition of the
+    output size) instead of applying the formula."""
+    h, w, c = params["input"]
+    bad = []
+    for i, layer in enumerate(params["layers"]):
+        if layer["type"] in ("conv", "maxpool", "avgpool"):
+            k = layer["kernel"]
+            s = layer.get("stride", 1 if layer["type"] == "conv" else k)
+            p, d = layer.get("padding", 0), layer.get("dilation", 1)
+            ceil = layer.get("ceil_mode", False)
+            h, w = _window_count(h, k, s, p, d, ceil), _window_count(w, k, s, p, d, ceil)
+            c = layer.get("filters", c)
+        if [h, w, c] != answer["layers"][i]["output"]:
+            bad.append(i)
+    return Check("window_count", not bad, float(len(bad)),
+                 f"layers {bad}: counted windows differ" if bad else "")
 
 
 def work(params: dict, answer: dict) -> dict:

@@ -1,0 +1,121 @@
+"""The dialects templates render through: Markdown (Pandoc/GitHub ``$...$`` math, pipe
+tables) and LaTeX (``\\( \\)`` and ``\\[ \\]``, tabular).
+
+Templates import them as macros (``{% import dialect as d %}`` then ``d.math(...)``);
+``templates/_dialects/<name>.j2`` binds each macro to a method here, because a Python
+call costs a fraction of a Jinja macro call and a bank renders thousands of them.
+Math content is LaTeX in both dialects; plain text is escaped by ``d.text``.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+__all__ = ["DIALECT_FUNCTIONS", "Latex", "Markdown"]
+
+
+def _block(text: str) -> str:
+    """A block stands alone: blank lines around it, whatever surrounds the call."""
+    return f"\n\n{text}\n\n"
+
+
+class Markdown:
+    name = "markdown"
+
+    @staticmethod
+    def math(expr) -> str:
+        return f"${expr}$"
+
+    @staticmethod
+    def display(expr) -> str:
+        return _block(f"$$\n{expr}\n$$")
+
+    @staticmethod
+    def bold(text) -> str:
+        return f"**{text}**"
+
+    @staticmethod
+    def heading(text) -> str:
+        return _block(f"**{text}**")
+
+    @staticmethod
+    def item(text) -> str:
+        return f"- {text}\n"
+
+    @staticmethod
+    def itemize(items) -> str:
+        return _block("\n".join(f"- {it}" for it in items))
+
+    @staticmethod
+    def options(choices) -> str:
+        return _block("\n".join(f"- **{c['label']}.** {c['text']}" for c in choices))
+
+    @staticmethod
+    def table(header, rows) -> str:
+        lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+        return _block("\n".join(lines))
+
+    @staticmethod
+    def text(value) -> str:
+        from qgen.render import markdown_escape
+
+        return markdown_escape(value)
+
+
+class Latex:
+    name = "latex"
+
+    @staticmethod
+    def math(expr) -> str:
+        return f"\\({expr}\\)"
+
+    @staticmethod
+    def display(expr) -> str:
+        return _block(f"\\[\n{expr}\n\\]")
+
+    @staticmethod
+    def bold(text) -> str:
+        return f"\\textbf{{{text}}}"
+
+    @staticmethod
+    def heading(text) -> str:
+        return _block(f"\\paragraph{{{text}}}")
+
+    @staticmethod
+    def item(text) -> str:
+        return f"\\item {text}\n"
+
+    @staticmethod
+    def itemize(items) -> str:
+        body = "\n".join(f"\\item {it}" for it in items)
+        return _block(f"\\begin{{itemize}}\n{body}\n\\end{{itemize}}")
+
+    @staticmethod
+    def options(choices) -> str:
+        body = "\n".join(f"\\item[{c['label']}.] {c['text']}" for c in choices)
+        return _block(f"\\begin{{itemize}}\n{body}\n\\end{{itemize}}")
+
+    @staticmethod
+    def table(header, rows) -> str:
+        lines = [" & ".join(map(str, header)) + r" \\", r"\hline"]
+        lines += [" & ".join(map(str, row)) + r" \\" for row in rows]
+        body = "\n".join(lines)
+        return _block(f"\\begin{{center}}\n\\begin{{tabular}}{{{'l' * len(header)}}}\n"
+                      f"{body}\n\\end{{tabular}}\n\\end{{center}}")
+
+    @staticmethod
+    def text(value) -> str:
+        from qgen.render import latex_escape
+
+        return latex_escape(value)
+
+
+# What the templates may call: a namespace per dialect, exposed as the Jinja global
+# `dialects` (the sandbox lets templates call these, nothing else of this module).
+DIALECT_FUNCTIONS = SimpleNamespace(
+    markdown=SimpleNamespace(**{n: getattr(Markdown, n) for n in (
+        "math", "display", "bold", "heading", "item", "itemize", "options", "table", "text")}),
+    latex=SimpleNamespace(**{n: getattr(Latex, n) for n in (
+        "math", "display", "bold", "heading", "item", "itemize", "options", "table", "text")}),
+)
