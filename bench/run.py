@@ -6,5 +6,5 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-for name in ("bench_startup", "bench_gradcheck", "bench_solve"):
+for name in ("bench_startup", "bench_gradcheck", "bench_solve", "bench_generate"):
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+
 import numpy as np
 
 from qgen.errors import QgenError
@@ -77,8 +78,12 @@ def build_choices(family: Family, params: dict, answer: dict, k: int, position: 
         if value is None:
             continue
         shown = replace(part, value=replace(part, value=value).shown)
-        if not part.differs(shown.value) or any(not other.differs(shown.value)
-                                                for other in distractors):
+        printed = replace(part, value=part.shown)
+        # Distinct from the exact answer and from the answer as printed (two printed
+        # options one unit apart would be the same answer to a student), and from the
+        # other distractors.
+        if (not part.differs(shown.value) or not printed.differs(shown.value)
+                or any(not other.differs(shown.value) for other in distractors)):
             continue
         distractors.append(shown)
         names.append(misconception.name)

@@ -61,7 +61,7 @@ def _record(checks: list[_Check], notes: list[str] | None = None) -> dict:
     if failed:
         record["failures"] = failed
     if notes:
-        record["notes"] = notes
+        record["notes"] = list(dict.fromkeys(notes))  # each note once, in order
     return record
 
 
@@ -272,7 +272,7 @@ def solve_receptive_field(params) -> dict:
         h, w = task.input
         weights = biases = macs = 0
         rf = [1, 1]
-        for (kh, kw), d, c_in, c_out in zip(kernels, dilations, channels, channels[1:],
+        for (kh, kw), d, c_in, c_out in zip(kernels, dilations, channels[:-1], channels[1:],
                                             strict=True):
             h, w = h - d * (kh - 1), w - d * (kw - 1)  # stride 1, no padding
             weights += kh * kw * c_in * c_out

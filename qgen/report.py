@@ -82,6 +82,17 @@ def _pair(value) -> str:
     return "-" if value is None else "x".join(map(str, value))
 
 
+def _runs(names: list[str]) -> str:
+    """'3x3, 3x3, 3x3' -> '3x3 x3'; a repeating pair '1x3, 3x1, 1x3, 3x1' -> '(1x3, 3x1) x2'."""
+    for period in (1, 2):
+        unit = names[:period]
+        if len(names) > period and len(names) % period == 0 and names == unit * (
+                len(names) // period):
+            inner = unit[0] if period == 1 else f"({', '.join(unit)})"
+            return f"{inner} x{len(names) // period}"
+    return ", ".join(names)
+
+
 def _net_summary(console: Console, result: dict) -> None:
     answer = result["answer"]
     params = result["params"]
@@ -110,8 +121,8 @@ def _receptive_field(console: Console, result: dict) -> None:
         table.add_column(name, justify="left" if name in ("approach", "kernels", "channels")
                          else "right")
     for a in result["answer"]["approaches"]:
-        kernels = ", ".join(_pair(k) + (f" d{d}" if d > 1 else "")
-                            for k, d in zip(a["kernels"], a["dilations"], strict=True))
+        kernels = _runs([_pair(k) + (f" d{d}" if d > 1 else "")
+                         for k, d in zip(a["kernels"], a["dilations"], strict=True)])
         table.add_row(a["name"], str(a["layers"]), kernels, "-".join(map(str, a["channels"])),
                       _pair(a["receptive_field"]), f"{a['weights']:,}", f"{a['biases']:,}",
                       f"{a['bytes']:,}", f"{a['macs']:,}", _pair(a["output"]))
@@ -136,7 +147,11 @@ def _generic(console: Console, result: dict) -> None:
 
 
 def print_solution(result: dict, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    if console is None:
+        import sys
+
+        # Piped output is read in files and CI logs: wide enough for the tables.
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     printer = _PRINTERS.get(result["family"])
     if printer is None and result["family"] in ("conv-pool-shape", "conv-cost",
                                                 "transposed-dilated"):

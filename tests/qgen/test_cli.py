@@ -44,7 +44,9 @@ def test_help_does_not_import_sympy_or_numpy():
 def test_solve_prints_the_worked_answer_and_json():
     result = run("solve", "backprop-step", "--params", str(ROOT / "examples/homework1-q2.json"))
     assert result.returncode == 0, result.stderr
-    assert "2.599206094006428" in result.stdout and "verified" in result.stdout
+    # The homework prints 2.599206094006428; ours may differ in the 16th digit (the loss
+    # is computed through softplus, stable where a sigmoid saturates).
+    assert "2.59920609400642" in result.stdout and "verified" in result.stdout
     result = run("solve", "backprop-step", "--json", "--params", "-", stdin=json.dumps(Q2))
     data = json.loads(result.stdout)
     assert data["verification"]["passed"] and data["family"] == "backprop-step"
