@@ -151,7 +151,9 @@ def _inverse(f: sympy.Expr, t: sympy.Symbol, u: sympy.Symbol) -> sympy.Expr | No
             return f.inverse()(u)  # tanh -> atanh; solve would give two log(sqrt) branches
         except (AttributeError, NotImplementedError, TypeError):
             pass
-    solutions = sp.solve(sp.Eq(u, f), t)
+    # check=False: the candidate is checked below; solve's own check imports
+    # sympy.physics (0.1 s) on first use.
+    solutions = sp.solve(sp.Eq(u, f), t, check=False, simplify=False)
     if len(solutions) != 1:
         return None
     g = solutions[0]
@@ -160,10 +162,11 @@ def _inverse(f: sympy.Expr, t: sympy.Symbol, u: sympy.Symbol) -> sympy.Expr | No
 
 @functools.cache
 def _activation_rule(name: str):
-    """(t, u, f(t), f'(t)): f' from sympy.diff, written in u = f(t) where f is invertible.
+    """(t, u, f(t), f'(t), g(u)): f' from sympy.diff, written in u = f(t) through the
+    inverse g = f^-1 where SymPy finds one (g is None otherwise).
 
     In terms of the unit's output the derivative stays finite on a saturated unit: SymPy's
-    exp(-t)/(1 + exp(-t))**2 is inf/inf at t = -800, the same function written u - u**2
+    exp(-t)/(1 + exp(-t))**2 is inf/inf at t = -800, the same function written u(1 - u)
     is 0."""
     import sympy as sp
 
@@ -172,20 +175,23 @@ def _activation_rule(name: str):
     derivative = sp.diff(f, t)
     g = _inverse(f, t, u)
     if g is not None:
-        derivative = sp.cancel(derivative.subs(t, g))
-    return t, u, f, derivative
+        derivative = _tidy(derivative.xreplace({t: g}))
+    return t, u, f, derivative, g
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
     """Simplify a local derivative: fold Piecewise factors into one Piecewise, then cancel
     each piece as a rational function (of the exponentials too). cancel is what finds
-    a - y; full simplify finds it as well but is 10-50x slower."""
+    a - y; full simplify finds it as well but is 10-50x slower. A result free of
+    exponentials is a polynomial in a and y, and is factored: a(1 - a) keeps its relative
+    accuracy near a = 1, where the expanded a - a**2 cancels catastrophically."""
     import sympy as sp
 
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
-        return sp.Piecewise(*((sp.cancel(e), c) for e, c in expr.args))
-    return sp.cancel(expr)
+        return sp.Piecewise(*((_tidy(e), c) for e, c in expr.args))
+    expr = sp.cancel(expr)
+    return expr if expr.has(sp.exp) else sp.factor(expr)
 
 
 def _stable_logs(expr: sympy.Expr) -> sympy.Expr:
@@ -193,22 +199,29 @@ def _stable_logs(expr: sympy.Expr) -> sympy.Expr:
     combine each argument into one fraction, then split products and quotients
     (force=True is sound here: every log argument is a ratio of positive exponential
     sums). What remains are logs of sums of exponentials, which the printer evaluates
-    with numpy.logaddexp: log(sigmoid(z)) becomes -logaddexp(0, -z)."""
+    with numpy.logaddexp: log(sigmoid(z)) becomes z - logaddexp(z, 0)."""
     import sympy as sp
 
     expr = expr.replace(lambda e: isinstance(e, sp.log), lambda e: sp.log(sp.together(e.args[0])))
     return sp.expand_log(expr, force=True)
 
 
-def _shift_invariant(exprs: list, variables: list) -> bool:
-    """Whether every expression is unchanged when all variables grow by the same c (the
+def _shift_invariant(fractions: list, variables: list) -> bool:
+    """Whether every fraction N/D is unchanged when all variables grow by the same c (the
     softmax error terms are): then they may be evaluated at variables - max, where no
-    exponential overflows."""
+    exponential overflows. Tested as the polynomial identity N(v + c) D(v) = N(v) D(v + c)
+    with e^(v + c) = e^v e^c, which expand settles 2-3x faster than cancel."""
     import sympy as sp
 
     c = sp.Dummy("c", real=True)
     shift = {v: v + c for v in variables}
-    return all(sp.cancel(sp.expand(e.xreplace(shift) - e, power_exp=True)) == 0 for e in exprs)
+    for expr in fractions:
+        numerator, denominator = sp.fraction(expr)
+        shifted_numerator, shifted_denominator = (
+            sp.expand(part.xreplace(shift), power_exp=True) for part in (numerator, denominator))
+        if sp.expand(shifted_numerator * denominator - numerator * shifted_denominator) != 0:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -224,24 +237,23 @@ class _OutputRule:
 @functools.cache
 def _output_rule(loss: str, activation: str, n: int) -> _OutputRule:
     """The loss composed with the output activation, and its derivative w.r.t. each output
-    pre-activation z_j, simplified. For bce/sigmoid SymPy reduces it to a_j - y_j; the
-    composite never evaluates log(sigma(z)) or 1/sigma'(z), so it is finite everywhere."""
+    pre-activation z_j, simplified and written in the outputs a_j. For bce/sigmoid SymPy
+    reduces it to a_j - y_j, finite for every z; dL/da * da/dz evaluated apart would be
+    inf * 0 on a saturated output."""
     import sympy as sp
 
-    t, u, f, _ = _activation_rule(activation)
+    t, u, f, _, g = _activation_rule(activation)
     z = sp.symbols(f"z0:{n}", real=True)
     a = sp.symbols(f"a0:{n}", real=True)
     y = sp.symbols(f"y0:{n}", real=True)
-    composite = _loss_expr(loss, [f.xreplace({t: zj}) for zj in z], list(y))
-    g = _inverse(f, t, u)
-    to_outputs = {zj: g.xreplace({u: aj}) for zj, aj in zip(z, a, strict=True)} if g else {}
-    deltas = []
-    for zj in z:
-        delta = sp.diff(composite, zj)
-        deltas.append(_tidy(delta.subs(to_outputs) if to_outputs else delta))
-    variables = a if to_outputs else z
-    shift = any(d.has(sp.exp) for d in deltas) and _shift_invariant(deltas, list(variables))
-    return _OutputRule(z, a, y, _stable_logs(composite), tuple(deltas), shift)
+    # The derivative is taken of the very expression whose value the code reports.
+    value = _stable_logs(_loss_expr(loss, [f.xreplace({t: zj}) for zj in z], list(y)))
+    to_outputs = ({zj: g.xreplace({u: aj}) for zj, aj in zip(z, a, strict=True)}
+                  if g is not None else {})
+    deltas = tuple(_tidy(sp.diff(value, zj).xreplace(to_outputs)) for zj in z)
+    variables = list(a if to_outputs else z)
+    shift = any(d.has(sp.exp) for d in deltas) and _shift_invariant(deltas, variables)
+    return _OutputRule(z, a, y, value, deltas, shift)
 
 
 # ---------------------------------------------------------------------------
@@ -280,6 +292,30 @@ def _reverse_mode(nodes: list[_Node], output: Any, leaves: list) -> tuple[list, 
             if parent in wanted:
                 terms[parent].append(adjoint * node.partial(parent))
     return assignments, {leaf: sp.Add(*terms.get(leaf, ())) for leaf in leaves}
+
+
+@functools.cache
+def _affine_rule(n: int):
+    """z = sum_i a_i w_i + b for fan-in n, on generic symbols (a_0.., w_0.., b), and its
+    sympy.diff w.r.t. each of them. Derived once per fan-in: differentiating each
+    neuron's own sum costs O(n) per parameter, O(n^2) per neuron."""
+    import sympy as sp
+
+    a = sp.symbols(f"p0:{n}", real=True)
+    w = sp.symbols(f"q0:{n}", real=True)
+    b = sp.Symbol("c", real=True)
+    expr = sp.Add(*(ai * wi for ai, wi in zip(a, w, strict=True))) + b
+    symbols = (*a, *w, b)
+    return symbols, expr, {s: sp.diff(expr, s) for s in symbols}
+
+
+def _affine_node(z, parents: tuple) -> _Node:
+    """The node z = sum_i a_i W_ij + b_j, parents (a_0.., W_0j.., b_j)."""
+    template, expr, partials = _affine_rule((len(parents) - 1) // 2)
+    rename = dict(zip(template, parents, strict=True))
+    generic = dict(zip(parents, template, strict=True))
+    return _Node(z, expr.xreplace(rename), parents,
+                 lambda p: partials[generic[p]].xreplace(rename))
 
 
 @functools.cache
@@ -344,14 +380,13 @@ def _derive_source(sizes: tuple, activations: tuple, loss: str, header: str) -> 
     nodes: list[_Node] = []
     prev = list(x)
     for l in range(depth):
-        t, u, f, derivative = _activation_rule(activations[l])
+        t, u, f, derivative, _ = _activation_rule(activations[l])
         current = []
         for j in range(sizes[l + 1]):
             z = sp.Symbol(f"z{l}_{j}", real=True)
             a = sp.Symbol(f"a{l}_{j}", real=True)
-            affine = sp.Add(*(prev[i] * W[l][i][j] for i in range(sizes[l]))) + b[l][j]
             parents = (*prev, *(W[l][i][j] for i in range(sizes[l])), b[l][j])
-            nodes.append(_Node(z, affine, parents, functools.partial(sp.diff, affine)))
+            nodes.append(_affine_node(z, parents))
             local = derivative.xreplace({t: z, u: a})
             nodes.append(_Node(a, f.xreplace({t: z}), (z,), lambda _p, local=local: local))
             current.append(a)
@@ -603,9 +638,9 @@ def derivation_cache_clear(*, disk: bool = False) -> None:
     """Forget every derivation held in memory (and SymPy's own cache, if SymPy is loaded),
     so the next call times the cold path; with ``disk=True`` also delete the cached files
     in the cache directory."""
-    for cached in (_gradient_function, _activation, _activation_rule, _output_rule,
-                   _numpy_printer, _code_version, _integer_printer, _compiled, formula,
-                   receptive_field_formula, _layer_function):
+    for cached in (_gradient_function, _activation, _activation_rule, _output_rule, _affine_rule,
+                   _numpy_printer, _code_version, _integer_printer, _compiled,
+                   _shape_expressions, formula, receptive_field_formula, _layer_function):
         cached.cache_clear()
     if "sympy" in sys.modules:
         from sympy.core.cache import clear_cache
@@ -757,6 +792,47 @@ def prove_output_delta(loss: str, n_outputs: int = 3, *, activation: str | None 
     return Proof(f"output_delta_{loss}_{activation}", statement, passed)
 
 
+def _matrix_backprop(X, Y, weights: list, biases: list, activations: tuple, loss: str):
+    """The fully expanded loss of one sample, and [(grad_W_l, grad_b_l)] from the matrix
+    equations of backprop with the textbook derivatives."""
+    import sympy as sp
+
+    A, Z = [X], []
+    for W, b, name in zip(weights, biases, activations, strict=True):
+        t, f = _activation(name)
+        Z.append(A[-1] * W + b)
+        A.append(Z[-1].applyfunc(lambda e, t=t, f=f: f.xreplace({t: e})))
+    L = _loss_expr(loss, list(A[-1]), list(Y))
+
+    def f_prime(l):
+        return sp.Matrix(1, Z[l].cols, [_textbook_derivative(activations[l], zj, aj)
+                                        for zj, aj in zip(Z[l], A[l + 1], strict=True)])
+
+    if loss == "bce":
+        delta = A[-1] - Y
+    elif loss == "softmax_ce":
+        total = sp.Add(*(sp.exp(zj) for zj in Z[-1]))
+        delta = Z[-1].applyfunc(lambda zj: sp.exp(zj) / total) - Y
+    else:
+        delta = (A[-1] - Y).multiply_elementwise(f_prime(len(weights) - 1))
+    deltas = [delta]
+    for l in range(len(weights) - 1, 0, -1):
+        deltas.insert(0, (deltas[0] * weights[l].T).multiply_elementwise(f_prime(l - 1)))
+    return L, [(A[l].T * deltas[l], deltas[l]) for l in range(len(weights))]
+
+
+def _gradient_differences(L, grads: list, weights: list, biases: list) -> list:
+    """sympy.diff(L, p) minus the matrix formula, for every weight and bias p."""
+    import sympy as sp
+
+    differences = []
+    for (grad_W, grad_b), W, b in zip(grads, weights, biases, strict=True):
+        differences += [sp.diff(L, W[i, j]) - grad_W[i, j]
+                        for i in range(W.rows) for j in range(W.cols)]
+        differences += [sp.diff(L, b[j]) - grad_b[j] for j in range(b.cols)]
+    return differences
+
+
 # At 60 significant digits the two sides of a true identity, evaluated at the same point
 # through different expressions, differ by ~1e-55 for the magnitudes the small networks
 # reach (< 1e4); a false one differs by far more than 1e-40.
@@ -771,76 +847,52 @@ def prove_matrix_backprop(sizes=(2, 3, 2), activations=("sigmoid", "sigmoid"),
     grad_W_l = a_{l-1}^T delta_l; grad_b_l = delta_l, written as SymPy matrices for one
     sample, equal sympy.diff of the fully expanded loss w.r.t. every weight and bias.
 
-    For the last layer the difference is cancelled to 0 exactly. Deeper entries nest
-    exponentials, where an exact cancel takes seconds per entry, so they are compared at
-    ``points`` random rational points in 60-digit arithmetic."""
+    Two checks. Exact: for the last layer, with its inputs a_{L-1} as free symbols (they
+    do not depend on W_L, b_L), each difference cancels to 0, so the last-layer equations
+    hold for every input. Sampled: every entry of every layer of the fully expanded
+    network, where nested exponentials make an exact cancel take minutes, vanishes to
+    60 digits at ``points`` random rational points."""
     import mpmath
     import sympy as sp
 
     sizes, activations, loss = _check_architecture(sizes, activations, loss)
     depth = len(sizes) - 1
-    X = sp.Matrix(1, sizes[0], sp.symbols(f"x0:{sizes[0]}", real=True))
     y = list(sp.symbols(f"y0:{sizes[-1]}", real=True))
     if loss == "softmax_ce":
-        y[-1] = 1 - sp.Add(*y[:-1])
+        y[-1] = 1 - sp.Add(*y[:-1])  # a distribution
     Y = sp.Matrix(1, sizes[-1], y)
     W = [sp.Matrix(sizes[l], sizes[l + 1], lambda i, j, l=l: sp.Symbol(f"W{l}_{i}_{j}", real=True))
          for l in range(depth)]
     b = [sp.Matrix(1, sizes[l + 1], lambda _, j, l=l: sp.Symbol(f"b{l}_{j}", real=True))
          for l in range(depth)]
-    A, Z = [X], []
-    for l in range(depth):
-        t, f = _activation(activations[l])
-        Z.append(A[-1] * W[l] + b[l])
-        A.append(Z[-1].applyfunc(lambda e, t=t, f=f: f.xreplace({t: e})))
-    L = _loss_expr(loss, list(A[-1]), y)
 
-    def f_prime(l):
-        return sp.Matrix(1, sizes[l + 1], [_textbook_derivative(activations[l], zj, aj)
-                                           for zj, aj in zip(Z[l], A[l + 1], strict=True)])
+    H = sp.Matrix(1, sizes[-2], sp.symbols(f"h0:{sizes[-2]}", real=True))
+    L, grads = _matrix_backprop(H, Y, W[-1:], b[-1:], activations[-1:], loss)
+    passed = all(_vanishes(d) for d in _gradient_differences(L, grads, W[-1:], b[-1:]))
 
-    if loss == "bce":
-        delta = A[-1] - Y
-    elif loss == "softmax_ce":
-        total = sp.Add(*(sp.exp(zj) for zj in Z[-1]))
-        delta = Z[-1].applyfunc(lambda zj: sp.exp(zj) / total) - Y
-    else:
-        delta = (A[-1] - Y).multiply_elementwise(f_prime(depth - 1))
-    deltas = [delta]
-    for l in range(depth - 1, 0, -1):
-        deltas.insert(0, (deltas[0] * W[l].T).multiply_elementwise(f_prime(l - 1)))
-
-    exact, sampled = [], []
-    for l in range(depth):
-        grad_W, grad_b = A[l].T * deltas[l], deltas[l]
-        pairs = [(W[l][i, j], grad_W[i, j]) for i in range(sizes[l]) for j in range(sizes[l + 1])]
-        pairs += [(b[l][j], grad_b[j]) for j in range(sizes[l + 1])]
-        differences = [sp.diff(L, p) - formula_ for p, formula_ in pairs]
-        (exact if l == depth - 1 else sampled).extend(differences)
-
-    passed = all(_vanishes(d) for d in exact)
-    if passed and sampled:
-        variables = sorted(set().union(*(d.free_symbols for d in sampled)), key=str)
-        function = sp.lambdify(variables, sampled, modules="mpmath")
-        rng = np.random.default_rng(seed)
-        with mpmath.workdps(_PROOF_DIGITS):
-            for _ in range(points):
-                # Rationals p/q with p != 0: no weight vanishes, so no term drops out.
-                values = [mpmath.mpf(int(p)) / int(q) for p, q in zip(
-                    rng.choice([*range(-9, 0), *range(1, 10)], len(variables)),
-                    rng.integers(1, 10, len(variables)), strict=True)]
-                if max(abs(v) for v in function(*values)) > _PROOF_TOLERANCE:
-                    passed = False
-                    break
+    X = sp.Matrix(1, sizes[0], sp.symbols(f"x0:{sizes[0]}", real=True))
+    L, grads = _matrix_backprop(X, Y, W, b, activations, loss)
+    differences = _gradient_differences(L, grads, W, b)
+    variables = sorted(set().union(*(d.free_symbols for d in differences)), key=str)
+    function = sp.lambdify(variables, differences, modules="mpmath", cse=True)
+    rng = np.random.default_rng(seed)
+    with mpmath.workdps(_PROOF_DIGITS):
+        for _ in range(points if passed else 0):
+            # Rationals p/q with p != 0: no weight vanishes, so no term drops out.
+            numerators = rng.choice([*range(-9, 0), *range(1, 10)], len(variables))
+            denominators = rng.integers(1, 10, len(variables))
+            values = [mpmath.mpf(int(p)) / int(q)
+                      for p, q in zip(numerators, denominators, strict=True)]
+            if max(abs(v) for v in function(*values)) > _PROOF_TOLERANCE:
+                passed = False
     shape = "-".join(map(str, sizes))
-    statement = (f"for a {shape} network ({', '.join(activations)}; {loss}), one sample: "
-                 "grad_W_l = a_{l-1}^T delta_l and grad_b_l = delta_l with "
-                 "delta_l = (delta_{l+1} W_{l+1}^T) * f'(z_l) equal dL/dW_l and dL/db_l "
-                 "from sympy.diff of the expanded loss; last layer: difference cancelled "
-                 "to 0 exactly")
-    if sampled:
-        statement += (f"; earlier layers: |difference| < {_PROOF_TOLERANCE:g} at {points} "
-                      f"random rational points in {_PROOF_DIGITS}-digit arithmetic")
+    statement = (
+        f"for a {shape} network ({', '.join(activations)}; {loss}), one sample: "
+        "grad_W_l = a_{l-1}^T delta_l, grad_b_l = delta_l, "
+        "delta_l = (delta_{l+1} W_{l+1}^T) * f'(z_l) equal sympy.diff of the loss w.r.t. "
+        "W_l and b_l; exact (cancelled to 0) for the last layer with symbolic inputs; for "
+        f"every layer of the expanded loss, |difference| < {_PROOF_TOLERANCE:g} at {points} "
+        f"random rational points in {_PROOF_DIGITS}-digit arithmetic")
     return Proof(f"matrix_backprop_{shape}_{'_'.join(activations)}_{loss}", statement, passed)
 
 
@@ -905,6 +957,7 @@ def _integer_symbols(names: str, **assumptions):
     return sp.symbols(names, integer=True, **assumptions)
 
 
+@functools.cache
 def _shape_expressions() -> dict[str, tuple]:
     """name -> (expression, symbols in call order)."""
     import sympy as sp
@@ -974,7 +1027,10 @@ def receptive_field_formula(n_layers: int) -> tuple[Formula, Formula]:
     if not isinstance(n_layers, int) or n_layers < 1:
         raise SpecError("n_layers", n_layers, "must be a positive integer")
     k, s, d = _rf_symbols(n_layers)
-    r = 1 + sp.Add(*((d[l] * (k[l] - 1) + 1 - 1) * sp.Mul(*s[:l]) for l in range(n_layers)))
+    dilated = formula("dilated_kernel")
+    kernel, dilation = dilated.symbols
+    effective = [dilated.expr.xreplace({kernel: k[l], dilation: d[l]}) for l in range(n_layers)]
+    r = 1 + sp.Add(*((effective[l] - 1) * sp.Mul(*s[:l]) for l in range(n_layers)))
     jump = sp.Mul(*s)
     symbols = (*k, *s, *d)
     return (Formula(f"receptive_field_{n_layers}", r, symbols, _compiled(r, symbols)),
@@ -1021,8 +1077,9 @@ def _compiled(expr, symbols: tuple) -> Callable:
 
 @functools.cache
 def _layer_function(kind: str) -> Callable:
-    """The figures of one layer type, composed from the formulas and compiled once:
-    returns (output shape..., weights, biases, params, bytes, macs)."""
+    """The figures of one layer kind (conv, convtranspose, pool, pool_ceil, dense),
+    composed from the formulas and compiled once: a function returning
+    (output shape..., weights, biases, params, bytes, macs)."""
     import sympy as sp
 
     def sub(name: str, **values):
@@ -1051,8 +1108,9 @@ def _layer_function(kind: str) -> Callable:
         biases = sub("conv_biases", c_out=filters, bias=bias)
         shape = (*out, filters)
         symbols = (*geometry, op_h, op_w, filters, bias, dtype_bytes)
-    elif kind in ("pool_output", "pool_output_ceil"):
-        shape = (*(sub(kind, n=n, k=k, s=s, p=p, d=d)
+    elif kind in ("pool", "pool_ceil"):
+        name = "pool_output_ceil" if kind == "pool_ceil" else "pool_output"
+        shape = (*(sub(name, n=n, k=k, s=s, p=p, d=d)
                    for n, k, s, p, d in ((h, k_h, s_h, p_h, d_h), (w, k_w, s_w, p_w, d_w))), c)
         weights = biases = macs = zero
         symbols = (*geometry, dtype_bytes)
@@ -1096,7 +1154,7 @@ def summarize_symbolic(spec: NetSummary) -> dict:
                 figures = _layer_function(kind)(*geometry, *layer.output_padding, layer.filters,
                                                 int(layer.bias), spec.dtype_bytes)
             else:
-                kind = "pool_output_ceil" if layer.ceil_mode else "pool_output"
+                kind = "pool_ceil" if layer.ceil_mode else "pool"
                 figures = _layer_function(kind)(*geometry, spec.dtype_bytes)
             new_shape, (weights, biases, params, size_bytes, macs) = figures[:3], figures[3:]
             if min(new_shape[:2]) < 1:
