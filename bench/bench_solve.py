@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _util import ROOT, dump, fresh_env, median_process_time, qgen_argv, random_network, report
+from _util import compile_project, ROOT, dump, fresh_env, median_process_time, qgen_argv, random_network, report
 
 GOAL = 10.0
 
@@ -51,6 +51,7 @@ def bench(sizes: tuple[int, ...], folder: Path) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    compile_project()
     sizes = [(4, 8, 3)] + ([(8, 16, 4)] if "--large" in sys.argv else [])
     rows, verdicts = [], []
     with tempfile.TemporaryDirectory() as tmp:

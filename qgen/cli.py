@@ -155,15 +155,16 @@ def list_families(as_json: bool):
         click.echo(json.dumps([{k: f[k] for k in ("id", "title", "topic", "difficulties")}
                                for f in families], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from qgen.report import console
 
     table = Table(title="qgen families", title_justify="left")
     for name in ("id", "title", "topic", "difficulties"):
         table.add_column(name)
     for f in families:
         table.add_row(f["id"], f["title"], f["topic"], ", ".join(f["difficulties"]))
-    Console(highlight=False).print(table)
+    console().print(table)
 
 
 def _progress(total: int, label: str):
@@ -224,8 +225,8 @@ def generate(families, count, seed, difficulty, fmt, output, answers, choices, f
     from qgen.errors import QgenError
     from qgen.export import FORMATS, export
     from qgen.families import get_family
-    from qgen.fileio import check_writable, write_atomic
     from qgen.families.base import DIFFICULTIES
+    from qgen.fileio import check_writable, write_atomic
 
     try:
         for name in families:

@@ -6,7 +6,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_solution"]
+__all__ = ["console", "print_solution"]
 
 # Shown to 8 significant digits, the precision of the homework's printed arrays; the
 # JSON output (--json) keeps full float64.
@@ -146,12 +146,15 @@ def _generic(console: Console, result: dict) -> None:
     console.print(json.dumps(result["answer"], indent=2), markup=False)
 
 
-def print_solution(result: dict, console: Console | None = None) -> None:
-    if console is None:
-        import sys
+def console() -> Console:
+    """Rich on stdout; piped output (files, CI logs) gets 120 columns for the tables."""
+    import sys
 
-        # Piped output is read in files and CI logs: wide enough for the tables.
-        console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def print_solution(result: dict, console: Console | None = None) -> None:
+    console = console or globals()["console"]()
     printer = _PRINTERS.get(result["family"])
     if printer is None and result["family"] in ("conv-pool-shape", "conv-cost",
                                                 "transposed-dilated"):
