@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-__all__ = ["DIALECT_FUNCTIONS", "Latex", "Markdown"]
+__all__ = ["DIALECT_FUNCTIONS", "Html", "Latex", "Markdown"]
 
 
 def _block(text: str) -> str:
@@ -111,11 +111,68 @@ class Latex:
         return latex_escape(value)
 
 
+class Html:
+    """HTML for LMS exports and the preview: math stays LaTeX between \\( \\) and
+    \\[ \\] (MathJax/KaTeX read it), escaped for HTML."""
+
+    name = "html"
+
+    @staticmethod
+    def math(expr) -> str:
+        return f"\\({_html(expr)}\\)"
+
+    @staticmethod
+    def display(expr) -> str:
+        return _block(f"<p>\\[{_html(expr)}\\]</p>")
+
+    @staticmethod
+    def bold(text) -> str:
+        return f"<strong>{text}</strong>"
+
+    @staticmethod
+    def heading(text) -> str:
+        return _block(f"<p><strong>{text}</strong></p>")
+
+    @staticmethod
+    def item(text) -> str:
+        return f"<li>{text}</li>\n"
+
+    @staticmethod
+    def itemize(items) -> str:
+        body = "\n".join(f"<li>{it}</li>" for it in items)
+        return _block(f"<ul>\n{body}\n</ul>")
+
+    @staticmethod
+    def options(choices) -> str:
+        body = "\n".join(f"<li><strong>{c['label']}.</strong> {c['text']}</li>"
+                         for c in choices)
+        return _block(f'<ul class="choices">\n{body}\n</ul>')
+
+    @staticmethod
+    def table(header, rows) -> str:
+        head = "".join(f"<th>{h}</th>" for h in header)
+        body = "\n".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+                         for row in rows)
+        return _block(f"<table>\n<tr>{head}</tr>\n{body}\n</table>")
+
+    @staticmethod
+    def text(value) -> str:
+        return _html(value)
+
+
+def _html(text) -> str:
+    from html import escape
+
+    return escape(str(text), quote=False)
+
+
 # What the templates may call: a namespace per dialect, exposed as the Jinja global
 # `dialects` (the sandbox lets templates call these, nothing else of this module).
 DIALECT_FUNCTIONS = SimpleNamespace(
     markdown=SimpleNamespace(**{n: getattr(Markdown, n) for n in (
         "math", "display", "bold", "heading", "item", "itemize", "options", "table", "text")}),
     latex=SimpleNamespace(**{n: getattr(Latex, n) for n in (
+        "math", "display", "bold", "heading", "item", "itemize", "options", "table", "text")}),
+    html=SimpleNamespace(**{n: getattr(Html, n) for n in (
         "math", "display", "bold", "heading", "item", "itemize", "options", "table", "text")}),
 )

@@ -13,7 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["DIALECTS", "latex_escape", "render", "templates_dir"]
 
-DIALECTS = ("markdown", "latex")
+DIALECTS = ("markdown", "latex", "html")
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
@@ -102,4 +102,16 @@ def render(template: str, dialect: str, **context) -> str:
     text = tpl.render(dialect=f"_dialects/{dialect}.j2", **context)
     # Macros pad their blocks with blank lines so they stand alone wherever they are
     # called; one blank line between blocks is all either dialect needs.
-    return _BLANK_RUNS.sub("\n\n", text)
+    text = _BLANK_RUNS.sub("\n\n", text)
+    if dialect == "html":
+        text = _paragraphs(text)
+    return text
+
+
+_BLOCK_TAGS = ("<p", "<ul", "<ol", "<table", "<div", "<pre", "<h")
+
+
+def _paragraphs(text: str) -> str:
+    """HTML: prose separated by blank lines becomes <p> paragraphs; blocks stay as they are."""
+    chunks = [c.strip() for c in text.split("\n\n") if c.strip()]
+    return "\n".join(c if c.startswith(_BLOCK_TAGS) else f"<p>{c}</p>" for c in chunks) + "\n"
