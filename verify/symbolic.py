@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import re
 import sys
@@ -146,18 +147,43 @@ def _inverse(f: sympy.Expr, t: sympy.Symbol, u: sympy.Symbol) -> sympy.Expr | No
 
     if f.has(sp.Piecewise):
         return None
-    if isinstance(f, sp.Function) and f.args == (t,):
-        try:
-            return f.inverse()(u)  # tanh -> atanh; solve would give two log(sqrt) branches
-        except (AttributeError, NotImplementedError, TypeError):
-            pass
-    # check=False: the candidate is checked below; solve's own check imports
-    # sympy.physics (0.1 s) on first use.
-    solutions = sp.solve(sp.Eq(u, f), t, check=False, simplify=False)
-    if len(solutions) != 1:
-        return None
-    g = solutions[0]
-    return g if sp.cancel(f.subs(t, g) - u) == 0 else None
+    g = _unwind(f, t, u)
+    if g is None:
+        # check=False: the candidate is checked below; solve's own check imports
+        # sympy.physics (0.1 s) on first use.
+        solutions = sp.solve(sp.Eq(u, f), t, check=False, simplify=False)
+        if len(solutions) != 1:
+            return None
+        g = solutions[0]
+    residual = f.xreplace({t: g}) - u
+    return g if residual == 0 or sp.cancel(residual) == 0 else None
+
+
+def _unwind(f: sympy.Expr, t: sympy.Symbol, u: sympy.Symbol) -> sympy.Expr | None:
+    """Solve u = f(t) by undoing f's operations from the outermost in, when t occurs in
+    one argument of each: an addend or factor free of t, the reciprocal, and a function
+    of one argument by its ``inverse()`` (exp -> log, tanh -> atanh). None if some step
+    is none of these. sigmoid: t = -log(1/u - 1), 1 ms where sympy.solve takes 17 ms on
+    first use (and gives two log(sqrt) branches for tanh). The caller checks the result."""
+    import sympy as sp
+
+    while f != t:
+        if f.is_Add or f.is_Mul:
+            inner = [arg for arg in f.args if arg.has(t)]
+            if len(inner) != 1:
+                return None
+            rest = f.func(*(arg for arg in f.args if arg is not inner[0]))
+            f, u = inner[0], (u - rest if f.is_Add else u / rest)
+        elif f.is_Pow and f.exp == -1:
+            f, u = f.base, 1 / u
+        elif isinstance(f, sp.Function) and len(f.args) == 1:  # exp -> log, tanh -> atanh
+            try:
+                f, u = f.args[0], f.inverse()(u)
+            except (AttributeError, NotImplementedError, TypeError):
+                return None
+        else:
+            return None
+    return u
 
 
 @functools.cache
@@ -180,18 +206,22 @@ def _activation_rule(name: str):
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Simplify a local derivative: fold Piecewise factors into one Piecewise, then cancel
-    each piece as a rational function (of the exponentials too). cancel is what finds
-    a - y; full simplify finds it as well but is 10-50x slower. A result free of
-    exponentials is a polynomial in a and y, and is factored: a(1 - a) keeps its relative
+    """Simplify a local derivative: fold Piecewise factors into one Piecewise, then reduce
+    each piece as a rational function. With exponentials, cancel (rational in them too);
+    free of them (or once cancel has removed them), factor, which cancels as well and is
+    3x faster than cancel followed by factor. Either finds a - y; full simplify does too
+    but is 10-50x slower. The factored form matters: a(1 - a) keeps its relative
     accuracy near a = 1, where the expanded a - a**2 cancels catastrophically."""
     import sympy as sp
 
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
         return sp.Piecewise(*((_tidy(e), c) for e, c in expr.args))
-    expr = sp.cancel(expr)
-    return expr if expr.has(sp.exp) else sp.factor(expr)
+    if expr.has(sp.exp):
+        expr = sp.cancel(expr)
+        if expr.has(sp.exp):
+            return expr
+    return sp.factor(expr)
 
 
 def _stable_logs(expr: sympy.Expr) -> sympy.Expr:
@@ -224,6 +254,17 @@ def _shift_invariant(fractions: list, variables: list) -> bool:
     return True
 
 
+def _separable(loss: str, n: int) -> bool:
+    """Whether the loss of n outputs is, as SymPy builds it, the sum of the loss of each
+    output alone (bce and mse are; softmax_ce is not)."""
+    import sympy as sp
+
+    a = sp.symbols(f"p0:{n}", real=True)
+    y = sp.symbols(f"q0:{n}", real=True)
+    return _loss_expr(loss, list(a), list(y)) == sp.Add(
+        *(_loss_expr(loss, [aj], [yj]) for aj, yj in zip(a, y, strict=True)))
+
+
 @dataclass(frozen=True)
 class _OutputRule:
     z: tuple  # pre-activations of the last layer
@@ -246,11 +287,20 @@ def _output_rule(loss: str, activation: str, n: int) -> _OutputRule:
     z = sp.symbols(f"z0:{n}", real=True)
     a = sp.symbols(f"a0:{n}", real=True)
     y = sp.symbols(f"y0:{n}", real=True)
-    # The derivative is taken of the very expression whose value the code reports.
-    value = _stable_logs(_loss_expr(loss, [f.xreplace({t: zj}) for zj in z], list(y)))
     to_outputs = ({zj: g.xreplace({u: aj}) for zj, aj in zip(z, a, strict=True)}
                   if g is not None else {})
-    deltas = tuple(_tidy(sp.diff(value, zj).xreplace(to_outputs)) for zj in z)
+    if n > 1 and _separable(loss, n):
+        # L = sum_j l(a_j, y_j): dL/dz_j is the derivative of the j-th term alone, that of
+        # the one-output rule, instantiated per output by renaming symbols.
+        one = _output_rule(loss, activation, 1)
+        renames = [{one.z[0]: zj, one.a[0]: aj, one.y[0]: yj}
+                   for zj, aj, yj in zip(z, a, y, strict=True)]
+        value = sp.Add(*(one.value.xreplace(rename) for rename in renames))
+        deltas = tuple(one.deltas[0].xreplace(rename) for rename in renames)
+    else:
+        # The derivative is taken of the very expression whose value the code reports.
+        value = _stable_logs(_loss_expr(loss, [f.xreplace({t: zj}) for zj in z], list(y)))
+        deltas = tuple(_tidy(sp.diff(value, zj).xreplace(to_outputs)) for zj in z)
     variables = list(a if to_outputs else z)
     shift = any(d.has(sp.exp) for d in deltas) and _shift_invariant(deltas, variables)
     return _OutputRule(z, a, y, value, deltas, shift)
@@ -325,6 +375,16 @@ def _numpy_printer():
 
     class Printer(NumPyPrinter):
         """numpy code for scalar expressions broadcast over the batch axis."""
+
+        def doprint(self, expr, assign_to=None):
+            # One expression, no assignment: what CodePrinter.doprint adds for those
+            # (a rewrite of UnevaluatedExpr that walks each expression again, and the
+            # import of sympy.codegen) is not needed. Unsupported functions still raise
+            # (strict mode, the default).
+            if assign_to is not None:
+                return super().doprint(expr, assign_to)
+            self._not_supported, self._number_symbols = set(), set()
+            return self._print(expr)
 
         def _print_log(self, expr):
             # log(e^u1 + ... + e^un) (1 being e^0): logaddexp never overflows.
@@ -541,12 +601,41 @@ def _gradient_function(sizes: tuple, activations: tuple, loss: str,
         except Exception:  # a damaged cache file: derive again and overwrite it
             source = None
     if source is None:
-        source = _derive_source(sizes, activations, loss, header)
+        with _sympy_at_work():
+            source = _derive_source(sizes, activations, loss, header)
         evaluate = _compile_gradient(source, f"<verify.symbolic {key}>")
         origin = "derived"
         if path:
             _write_cached(path, source)
     return GradientFunction(sizes, activations, loss, source, origin, evaluate)
+
+
+@contextlib.contextmanager
+def _sympy_at_work():
+    """Run a derivation with the cyclic garbage collector paused (its previous state is
+    restored after), importing SymPy first if nothing has yet.
+
+    SymPy allocates objects by the hundred thousand, nearly all of them long-lived
+    (modules, classes, its caches) or freed by reference counting, so the collections
+    they trigger find little to free: paused, the import alone takes 0.03-0.04 s less.
+    What the import leaves is then frozen (gc.freeze): moved to the permanent
+    generation, which later collections skip, and so does the interpreter's last one at
+    exit, which would otherwise traverse and free all of SymPy (about 0.1 s of a cold
+    ``qgen solve``). Freezing is done once, by the call that imports SymPy, never when
+    something else has imported it. It covers whatever the process held at that moment;
+    of those objects, any that later become cyclic garbage are not collected (a one-off,
+    bounded cost; reference counting still frees the rest)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if "sympy" not in sys.modules:
+            import sympy  # noqa: F401
+
+            gc.freeze()
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _compile_gradient(source: str, filename: str) -> Callable:

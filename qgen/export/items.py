@@ -42,7 +42,7 @@ def entries(question: dict) -> list[Entry]:
         ints = part.decimals is None
 
         def scalar(v):
-            return int(round(v)) if ints else float(v)
+            return int(round(float(v))) if ints else float(v)
 
         if shown.ndim == 0:
             found.append(Entry(part.key, part.label, scalar(shown), part.tolerance,
