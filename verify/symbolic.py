@@ -618,20 +618,13 @@ def _sympy_at_work():
     SymPy allocates objects by the hundred thousand, nearly all of them long-lived
     (modules, classes, its caches) or freed by reference counting, so the collections
     they trigger find little to free: paused, the import alone takes 0.03-0.04 s less.
-    What the import leaves is then frozen (gc.freeze): moved to the permanent
-    generation, which later collections skip, and so does the interpreter's last one at
-    exit, which would otherwise traverse and free all of SymPy (about 0.1 s of a cold
-    ``qgen solve``). Freezing is done once, by the call that imports SymPy, never when
-    something else has imported it. It covers whatever the process held at that moment;
-    of those objects, any that later become cyclic garbage are not collected (a one-off,
-    bounded cost; reference counting still frees the rest)."""
+    (The qgen command also freezes what is alive when it finishes, so that the
+    interpreter's last collection at exit does not traverse all of SymPy.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
         if "sympy" not in sys.modules:
             import sympy  # noqa: F401
-
-            gc.freeze()
         yield
     finally:
         if enabled:
