@@ -252,6 +252,102 @@ def generate(families, count, seed, difficulty, fmt, output, answers, choices, f
         raise BadInput(str(error)) from None
 
 
+def _progress_factory():
+    """on_progress(total, label) for the library: a bar on a terminal, else nothing."""
+    bars = []
+
+    def start(total: int, label: str):
+        bar = _progress(total, label)
+        tick = bar.__enter__()
+        bars.append(bar)
+        return tick
+
+    return start, bars
+
+
+@cli.command()
+@click.argument("recipe", metavar="RECIPE.toml")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+              help="The folder to create.")
+@click.option("--roster", type=click.Path(dir_okay=False),
+              help="A CSV with columns id and name: one variant per student.")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def build(recipe, output, roster, force):
+    """Build a quiz from a recipe: Markdown, LaTeX/PDF, Moodle XML, GIFT, Canvas QTI.
+
+    Writes quiz.md, answers.md, quiz.tex, answers.tex (exam class), quiz.pdf and
+    answers.pdf (when pdflatex is installed), moodle.xml, quiz.gift, canvas-qti.zip and
+    bank.json. With --roster, one folder of documents per student, each seeded from
+    (recipe seed, student id), and key.csv with every student's answers. The folder
+    appears only when the whole build succeeded.
+
+    Example:
+
+    \b
+        qgen build examples/homework1.toml -o build/homework1
+        qgen build examples/homework1.toml --roster roster.csv -o build/per-student
+    """
+    from qgen.build import build as build_quiz
+    from qgen.errors import QgenError
+
+    start, bars = _progress_factory()
+    try:
+        report = build_quiz(recipe, output, roster=roster, force=force, on_progress=start)
+    except QgenError as error:
+        raise BadInput(str(error)) from None
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+    for warning in report.warnings:
+        click.echo(f"qgen build: warning: {warning}", err=True)
+    click.echo(f"{report.directory}: {report.questions} questions, {len(report.files)} files")
+    for name in report.files:
+        click.echo(f"  {name}")
+
+
+@cli.command(name="export")
+@click.argument("bank", metavar="BANK.json")
+@click.option("--format", "-f", "fmt", required=True,
+              help="markdown, latex, moodle, gift, qti or json.")
+@click.option("--answers", is_flag=True, help="Include answers and worked solutions "
+              "(markdown, latex; the LMS formats always carry them).")
+@click.option("--title", default="Question bank", show_default=True,
+              help="The document's title.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (atomically) instead of stdout; required for qti.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def export_bank(bank, fmt, answers, title, output, force):
+    """Export a bank made earlier (qgen generate -f json) to another format.
+
+    Example:
+
+    \b
+        qgen generate conv-pool-shape -n 5 -s 1 -o bank.json
+        qgen export bank.json -f moodle -o quiz.xml
+        qgen export bank.json -f latex --answers -o answers.tex
+        qgen export bank.json -f qti -o canvas.zip
+    """
+    from qgen.bank import load_bank
+    from qgen.errors import QgenError
+    from qgen.export import BINARY_FORMATS, FORMATS, export
+    from qgen.fileio import check_writable, write_atomic
+
+    try:
+        if fmt not in FORMATS:
+            raise QgenError(f"--format={fmt!r} must be one of {', '.join(FORMATS)}")
+        if fmt in BINARY_FORMATS and not output:
+            raise QgenError(f"--format={fmt!r} writes a zip file: give --output FILE")
+        if output:
+            check_writable(output, force=force)
+        data = export(load_bank(bank), fmt, answers=answers, title=title)
+        if output:
+            write_atomic(output, data, force=force)
+        else:
+            click.echo(data, nl=False)
+    except QgenError as error:
+        raise BadInput(str(error)) from None
+
+
 def main() -> None:
     try:
         cli.main(prog_name="qgen")

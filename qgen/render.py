@@ -48,9 +48,23 @@ _LATEX_SPECIALS = {
 }
 
 
+def _latex_char(ch: str) -> str:
+    if ch in _LATEX_SPECIALS:
+        return _LATEX_SPECIALS[ch]
+    if ch in "\n\t\r":
+        return " "
+    if ch < " " or "\x7f" <= ch < "\xa0":
+        return ""  # control characters have no glyph
+    if ch > "\xff":
+        # pdflatex with T1 fonts typesets Latin-1; beyond it, the code point is shown
+        # instead of failing the compile.
+        return f"\\texttt{{[U+{ord(ch):04X}]}}"
+    return ch
+
+
 def latex_escape(text: str) -> str:
     """Plain text for LaTeX, in one pass (so an escape is never escaped again)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+    return "".join(_latex_char(ch) for ch in str(text))
 
 
 def markdown_escape(text: str) -> str:

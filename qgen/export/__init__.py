@@ -1,4 +1,5 @@
-"""Exporters: one module per output format, each ``export(bank, *, answers, title) -> str``."""
+"""Exporters: one module per output format, each
+``export(bank, *, answers, title) -> str`` (``bytes`` for the Canvas zip)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import importlib
 
 from qgen.errors import QgenError
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["BINARY_FORMATS", "FORMATS", "export"]
 
-FORMATS = ("json", "markdown", "latex")
+FORMATS = ("json", "markdown", "latex", "moodle", "gift", "qti")
+BINARY_FORMATS = ("qti",)
 
 
-def export(bank: dict, fmt: str, *, answers: bool = False, title: str = "Question bank") -> str:
+def export(bank: dict, fmt: str, *, answers: bool = False, title: str = "Question bank",
+           course: str = "") -> str | bytes:
     if fmt not in FORMATS:
         raise QgenError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
-    return importlib.import_module(f"qgen.export.{fmt}").export(bank, answers=answers,
-                                                               title=title)
+    module = importlib.import_module(f"qgen.export.{fmt}")
+    if fmt == "latex":
+        return module.export(bank, answers=answers, title=title, course=course)
+    return module.export(bank, answers=answers, title=title)
