@@ -1,0 +1,107 @@
+"""GIFT, Moodle's text import format: named questions, one ``$CATEGORY`` per family.
+
+GIFT has one answer block per question, so a bank question becomes:
+
+- ``choices`` -> one multiple-choice question ``{=right#... ~wrong#feedback ...}``; a
+  wrong option's feedback names its misconception. GIFT cannot say "do not shuffle": keep
+  the quiz's "shuffle within questions" off, as the worked solution names the options
+  by letter.
+- an expression part -> one essay ``{####solution}``, graded by a person (as in the
+  Moodle XML export; GIFT has no grader information, so the key is the worked solution,
+  shown as general feedback).
+- one scalar graded entry -> one numerical question ``{#value:tolerance}`` named by the
+  question's id.
+- several scalar entries (vectors, matrices, several parts) -> one numerical question per
+  entry, named ``<id>-entry<N>`` (N from 1, in the order of qgen.export.items.entries):
+  the prompt, then the one entry this question grades.
+
+Every question is ``[html]``: the HTML dialect's text (math as ``\\( \\)`` and ``\\[ \\]``)
+with the worked solution as general feedback (``####``). Text is escaped as Moodle's own
+GIFT export does (qformat_gift::repchar): the backslash doubled first (so LaTeX's ``\\frac``
+is written ``\\\\frac``), then ``~ = # { } :`` each behind a backslash, and every line
+break written ``\\n``. A question is then one line (its options aside) and has no blank
+line, which would end it.
+"""
+
+from __future__ import annotations
+
+import html
+
+from qgen.export.items import Entry, entries, expression_parts
+from qgen.export.moodle import (
+    category_name,
+    category_path,
+    misconception_feedback,
+    number_text,
+    split_choices,
+    tolerance_text,
+)
+from qgen.generate import render_question
+
+__all__ = ["escape", "export"]
+
+_SPECIAL = "~=#{}:"
+
+
+def escape(text: str) -> str:
+    """Text as GIFT carries it: Moodle's import reads it back unchanged."""
+    text = text.replace("\\", "\\\\")
+    for char in _SPECIAL:
+        text = text.replace(char, "\\" + char)
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+
+
+def _category(title: str, family: str) -> str:
+    # Moodle reads a category line without its escapes: only "\\" is undone there
+    # (qformat_gift::escapedchar_pre), so only the backslash is doubled.
+    return "$CATEGORY: " + category_path(title, family).replace("\\", "\\\\")
+
+
+def _head(name: str, prompt: str) -> str:
+    return f"::{escape(name)}::[html]{escape(prompt)}"
+
+
+def _numerical(name: str, prompt: str, entry: Entry, solution: str) -> str:
+    answer = f"#{number_text(entry.value)}:{tolerance_text(entry)}"
+    return f"{_head(name, prompt)}{{{answer}####{escape(solution)}}}"
+
+
+def _one_entry(prompt: str, entry: Entry) -> str:
+    label = html.escape(entry.label, quote=False)
+    return f"{prompt}\n<p><strong>In this question, give only:</strong> {label}.</p>"
+
+
+def _questions(question: dict) -> list[str]:
+    """The GIFT questions of one bank question."""
+    prompt, solution = (text.strip() for text in render_question(question, "html"))
+    qid = question["id"]
+    if question.get("choices"):
+        prompt, options = split_choices(question, prompt)
+        lines = [_head(qid, prompt) + "{"]
+        for choice, text in zip(question["choices"], options, strict=True):
+            feedback = misconception_feedback(question, choice)
+            mark = "=" if choice["correct"] else "~"
+            lines.append(f"\t{mark}{escape(text)}" + (f"#{escape(feedback)}" if feedback else ""))
+        lines += [f"\t####{escape(solution)}", "}"]
+        return ["\n".join(lines)]
+    if expression_parts(question):
+        return [f"{_head(qid, prompt)}{{####{escape(solution)}}}"]
+    graded = entries(question)
+    if len(graded) == 1:
+        return [_numerical(qid, prompt, graded[0], solution)]
+    return [_numerical(f"{qid}-entry{n}", _one_entry(prompt, entry), entry, solution)
+            for n, entry in enumerate(graded, start=1)]
+
+
+def export(bank: dict, *, answers: bool = True, title: str = "Question bank") -> str:
+    """The bank as a GIFT file. ``answers`` is ignored: an LMS grades from the answers, so
+    they are always written."""
+    name = category_name(title)  # a bad title fails before any question is rendered
+    blocks = [f"// {name}: exported by qgen (GIFT, for Moodle's question import)"]
+    family = None
+    for question in bank["questions"]:
+        if question["family"] != family:
+            family = question["family"]
+            blocks.append(_category(title, family))
+        blocks.extend(_questions(question))
+    return "\n\n".join(blocks) + "\n"
