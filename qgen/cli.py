@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from qgen.commands import BadInput
+
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
@@ -43,10 +45,6 @@ class _OneLineErrors(click.Group):
         except BadInput as error:
             click.echo(f"qgen: {error}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-
-
-class BadInput(Exception):
-    """Raised inside commands for input the library rejected; the message is one line."""
 
 
 def _load_params(text: str, option: str = "--params"):
@@ -346,6 +344,22 @@ def export_bank(bank, fmt, answers, title, output, force):
             click.echo(data, nl=False)
     except QgenError as error:
         raise BadInput(str(error)) from None
+
+
+def _register_commands() -> None:
+    """Commands that live in qgen.commands.<name> (each module imports only click at
+    the top, so registering them keeps start-up light)."""
+    import importlib
+    import pkgutil
+
+    import qgen.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"qgen.commands.{info.name}")
+        cli.add_command(module.command)
+
+
+_register_commands()
 
 
 def main() -> None:
