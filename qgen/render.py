@@ -68,10 +68,11 @@ def latex_escape(text: str) -> str:
 
 
 def markdown_escape(text: str) -> str:
-    """Plain text for Markdown: backslash the characters that would start markup."""
+    """Plain text for Markdown: backslash the characters that could start markup or math
+    anywhere in a line (CommonMark lets any ASCII punctuation be escaped)."""
     out = []
     for ch in str(text):
-        if ch in "\\`*_{}[]<>()#+-.!|$~":
+        if ch in "\\`*_{}[]<>#|$~":
             out.append("\\" + ch)
         else:
             out.append(ch)
