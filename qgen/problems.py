@@ -138,33 +138,37 @@ def _one_channel(spec):
     return dataclasses.replace(spec, input=shape, layers=layers)
 
 
-def _field_geometry(layers) -> tuple:
-    """What a receptive field depends on: each conv/pool layer's kernel, stride and
-    dilation. Padding, ceil mode and channels only decide which output units exist,
-    not how far an unclipped unit sees, so they are left out (as zero, false and one)."""
+def _field_geometry(layers, axis: int) -> tuple:
+    """What a receptive field along one axis depends on: each conv/pool layer's kind,
+    kernel, stride and dilation along that axis. Padding, ceil mode and channels only
+    decide which output units exist, not how far an unclipped unit sees."""
     from verify.specs import Conv, Pool
 
-    canonical = []
-    for layer in layers:
-        if isinstance(layer, Conv):
-            canonical.append(Conv(filters=1, kernel=layer.kernel, stride=layer.stride,
-                                  dilation=layer.dilation, bias=False))
-        elif isinstance(layer, Pool):
-            canonical.append(Pool(kind=layer.kind, kernel=layer.kernel, stride=layer.stride,
-                                  dilation=layer.dilation))
-    return tuple(canonical)
+    return tuple(("conv" if isinstance(layer, Conv) else layer.kind, layer.kernel[axis],
+                  layer.stride[axis], layer.dilation[axis])
+                 for layer in layers if isinstance(layer, (Conv, Pool)))
 
 
-@functools.lru_cache(maxsize=4096)
-def _measured_field(geometry: tuple) -> tuple[list[int], list[int]]:
-    """Receptive field and jump of the last layer of ``geometry`` measured as the support
-    of one output unit's gradient through an actual backward pass. Cached by geometry,
-    so a bank of questions measures each distinct stack once."""
+@functools.lru_cache(maxsize=8192)
+def _measured_axis(geometry: tuple) -> tuple[int, int]:
+    """Receptive field and jump along one axis, measured as the support of one output
+    unit's gradient through an actual backward pass of the stack laid along H (W gets
+    1-wide windows). The field is separable, so each axis is measured on its own and
+    cached: a bank of questions measures each distinct geometry once."""
     from verify.numeric.conv import receptive_field_support
-    from verify.specs import NetSummary
+    from verify.specs import Conv, NetSummary, Pool
 
-    support = receptive_field_support(NetSummary(input=(1, 1, 1), layers=geometry))
-    return list(support.receptive_field), list(support.jump)
+    layers = tuple(
+        Conv(filters=1, kernel=(k, 1), stride=(s, 1), dilation=(d, 1), bias=False)
+        if kind == "conv" else Pool(kind=kind, kernel=(k, 1), stride=(s, 1), dilation=(d, 1))
+        for kind, k, s, d in geometry)
+    support = receptive_field_support(NetSummary(input=(1, 1, 1), layers=layers))
+    return support.receptive_field[0], support.jump[0]
+
+
+def _measured_field(layers) -> tuple[list[int], list[int]]:
+    (rh, jh), (rw, jw) = (_measured_axis(_field_geometry(layers, axis)) for axis in (0, 1))
+    return [rh, rw], [jh, jw]
 
 
 def _numeric_summary_check(spec, answer: dict) -> tuple[_Check, list[str]]:
@@ -205,7 +209,7 @@ def _numeric_summary_check(spec, answer: dict) -> tuple[_Check, list[str]]:
         if isinstance(layer, Conv) and layer.transposed:
             break
         if isinstance(layer, (Conv, Pool)):
-            field, jump = _measured_field(_field_geometry(spec.layers[: i + 1]))
+            field, jump = _measured_field(spec.layers[: i + 1])
             if [field, jump] != [rows[i]["receptive_field"], rows[i]["jump"]]:
                 mismatches.append(f"layers[{i}]: gradient support {field} jump {jump}, "
                                   f"formula {rows[i]['receptive_field']} jump {rows[i]['jump']}")
