@@ -206,7 +206,9 @@ def _progress(total: int, label: str):
 @click.option("--choices", "-k", type=click.IntRange(min=2, max=10), default=None,
               help="Turn numeric questions into K-option multiple choice.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def generate(families, count, seed, difficulty, fmt, output, answers, choices, force):
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes (0: one per CPU). The output is the same bytes.")
+def generate(families, count, seed, difficulty, fmt, output, answers, choices, force, jobs):
     """Generate verified questions with worked solutions.
 
     Each question is seeded from (seed, family, difficulty, index): the same command
@@ -239,8 +241,11 @@ def generate(families, count, seed, difficulty, fmt, output, answers, choices, f
         from qgen.generate import generate as generate_bank
 
         with _progress(count * len(families), "generating") as tick:
+            import os
+
             bank = generate_bank(families, count=count, seed=seed, difficulty=difficulty,
-                                 choices=choices, on_question=tick)
+                                 choices=choices, on_question=tick,
+                                 jobs=jobs or os.cpu_count() or 1)
         text = export(bank, fmt, answers=answers, title=f"qgen questions (seed {seed})")
         if output:
             write_atomic(output, text, force=force)

@@ -165,26 +165,63 @@ def make_question(family: Family, seed: int, difficulty: str, index: int, *,
                     f"at difficulty {difficulty!r} ({dict(stats.rejected)})")
 
 
+def _make_chunk(task: tuple) -> tuple[list[dict], dict]:
+    """A worker's share: questions ``indices`` of one family (a top-level function, so
+    that worker processes can run it)."""
+    family_id, seed, difficulty, indices, choices = task
+    family = get_family(family_id)
+    stats = Stats()
+    questions = [make_question(family, seed, difficulty, i, choices=choices, stats=stats)
+                 for i in indices]
+    return questions, dict(stats.rejected)
+
+
+# Questions are handed to worker processes in chunks this large: big enough that the
+# cost of sending a chunk (pickling its questions) is small next to making them.
+CHUNK = 50
+
+
 def generate(families: Iterable[str], *, count: int, seed: int, difficulty: str = "medium",
-             choices: int | None = None, on_question: Callable[[], None] | None = None
-             ) -> dict:
-    """A JSON bank: ``count`` questions of each family, in order."""
+             choices: int | None = None, on_question: Callable[[], None] | None = None,
+             jobs: int = 1) -> dict:
+    """A JSON bank: ``count`` questions of each family, in order.
+
+    ``jobs`` > 1 makes questions in that many worker processes. Every question depends
+    only on (seed, family, difficulty, index), so the bank is the same bytes whatever
+    the number of jobs."""
     families = [get_family(name) for name in families]
     if count < 1:
         raise QgenError(f"count={count} must be at least 1")
     if choices is not None and not 2 <= choices <= len(LETTERS):
         raise QgenError(f"choices={choices} must be between 2 and {len(LETTERS)}")
+    if jobs < 1:
+        raise QgenError(f"jobs={jobs} must be at least 1")
     for family in families:
         if difficulty not in family.difficulties:
             raise QgenError(f"difficulty={difficulty!r} must be one of "
                             f"{', '.join(family.difficulties)}")
     stats = Stats()
     questions = []
-    for family in families:
-        for index in range(count):
-            questions.append(make_question(family, seed, difficulty, index, choices=choices,
-                                           stats=stats))
-            if on_question:
-                on_question()
+    if jobs == 1 or count * len(families) <= CHUNK:
+        for family in families:
+            for index in range(count):
+                questions.append(make_question(family, seed, difficulty, index,
+                                               choices=choices, stats=stats))
+                if on_question:
+                    on_question()
+    else:
+        import multiprocessing
+
+        tasks = [(family.id, seed, difficulty, range(start, min(start + CHUNK, count)),
+                  choices) for family in families for start in range(0, count, CHUNK)]
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(jobs) as pool:
+            for chunk, rejected in pool.imap(_make_chunk, tasks):  # in order
+                questions += chunk
+                stats.rejected.update(rejected)
+                for _ in chunk:
+                    if on_question:
+                        on_question()
+        stats.emitted = len(questions)
     return {"schema": SCHEMA, "seed": seed, "generator": stats.to_dict(),
             "questions": questions}
