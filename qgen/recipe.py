@@ -198,9 +198,8 @@ def section_seed(recipe: Recipe, section: Section, student: str = "") -> int:
 def recipe_bank(recipe: Recipe, student: str = "", on_question=None) -> dict:
     """The bank of a recipe (for one student when ``student`` is given): each section
     generated from its own seed, questions tagged with their section and points."""
-    from qgen.generate import Stats, make_question
-
     from qgen.families import get_family
+    from qgen.generate import Stats, make_question
 
     stats = Stats()
     questions = []

@@ -22,6 +22,10 @@ class Entry:
     decimals: int | None
 
 
+def _integer(v) -> int:
+    return int(round(float(v)))
+
+
 def _names(part: Part, length: int) -> list[str]:
     if part.key.endswith("output") and length == 3:
         return ["H", "W", "C"]
@@ -39,10 +43,7 @@ def entries(question: dict) -> list[Entry]:
         if part.kind != "number":
             continue
         shown = np.asarray(part.shown, dtype=float)
-        ints = part.decimals is None
-
-        def scalar(v):
-            return int(round(float(v))) if ints else float(v)
+        scalar = _integer if part.decimals is None else float
 
         if shown.ndim == 0:
             found.append(Entry(part.key, part.label, scalar(shown), part.tolerance,
