@@ -69,10 +69,13 @@ def _documents(bank: dict, folder: Path, title: str, course: str, report: BuildR
                root: Path, pdf: bool, lms: bool, tick: Callable[[], None]) -> None:
     heading = f"{title} - {course}" if course else title
     _write(folder, "bank.json", export(bank, "json"), report, root)
-    _write(folder, "quiz.md", export(bank, "markdown", answers=False, title=heading),
-           report, root)
-    _write(folder, "answers.md", export(bank, "markdown", answers=True, title=heading),
-           report, root)
+    figures = folder / "figures"
+    _write(folder, "quiz.md", export(bank, "markdown", answers=False, title=heading,
+                                     figures_dir=figures), report, root)
+    _write(folder, "answers.md", export(bank, "markdown", answers=True, title=heading,
+                                        figures_dir=figures), report, root)
+    if figures.is_dir():
+        report.files += sorted(str(p.relative_to(root)) for p in figures.iterdir())
     for name, answers in (("quiz", False), ("answers", True)):
         _write(folder, f"{name}.tex", export(bank, "latex", answers=answers, title=title,
                                              course=course), report, root)

@@ -165,6 +165,16 @@ def list_families(as_json: bool):
     console().print(table)
 
 
+def _figures_dir(fmt: str, output: str | None):
+    """Markdown written to a file gets its figures as SVG files in figures/ beside it;
+    on stdout there is nowhere to put them."""
+    if fmt != "markdown" or not output:
+        return None
+    from pathlib import Path
+
+    return Path(output).parent / "figures"
+
+
 def _progress(total: int, label: str):
     """A rich progress bar on a terminal; nothing at all when stderr is piped."""
     from contextlib import nullcontext
@@ -246,7 +256,8 @@ def generate(families, count, seed, difficulty, fmt, output, answers, choices, f
             bank = generate_bank(families, count=count, seed=seed, difficulty=difficulty,
                                  choices=choices, on_question=tick,
                                  jobs=jobs or os.cpu_count() or 1)
-        text = export(bank, fmt, answers=answers, title=f"qgen questions (seed {seed})")
+        text = export(bank, fmt, answers=answers, title=f"qgen questions (seed {seed})",
+                      figures_dir=_figures_dir(fmt, output))
         if output:
             write_atomic(output, text, force=force)
         else:
@@ -342,7 +353,8 @@ def export_bank(bank, fmt, answers, title, output, force):
             raise QgenError(f"--format={fmt!r} writes a zip file: give --output FILE")
         if output:
             check_writable(output, force=force)
-        data = export(load_bank(bank), fmt, answers=answers, title=title)
+        data = export(load_bank(bank), fmt, answers=answers, title=title,
+                      figures_dir=_figures_dir(fmt, output))
         if output:
             write_atomic(output, data, force=force)
         else:

@@ -1,17 +1,35 @@
-"""LaTeX: an ``exam``-class document; with answers, the worked solutions are printed."""
+"""LaTeX: an ``exam``-class document; with answers, the worked solutions are printed.
+A question with a figure (qgen.figures) carries it as an inline TikZ picture after its
+prompt, and its answer figure (when it differs) in its solution; a figure that cannot be
+drawn legibly is a note in its place."""
 
 from __future__ import annotations
 
 from qgen.generate import render_question
-from qgen.render import environment
+from qgen.render import environment, latex_escape
+
+
+def _figure_tex(drawn) -> str:
+    """A figure centred with its caption, a note when it cannot be drawn, or ''."""
+    if drawn is None:
+        return ""
+    if not drawn.available:
+        return rf"\par\noindent\emph{{({latex_escape(drawn.note)})}}\par"
+    return ("\\begin{center}\n" + drawn.tikz() + "\n\n"
+            rf"{{\small Figure: {latex_escape(drawn.caption)}.}}" + "\n\\end{center}")
 
 
 def export(bank: dict, *, answers: bool = False, title: str = "Question bank",
-           course: str = "") -> str:
+           course: str = "", figures: bool = True) -> str:
+    """The document; ``figures=False`` leaves every figure (and note) out."""
+    from qgen.figures import placed_figures
+
     questions = []
     for q in bank["questions"]:
         prompt, solution = render_question(q, "latex")
-        questions.append({**q, "prompt": prompt.strip(), "solution": solution.strip()})
+        shown, solved = placed_figures(q, answers=answers) if figures else (None, None)
+        questions.append({**q, "prompt": prompt.strip(), "solution": solution.strip(),
+                          "figure": _figure_tex(shown), "solution_figure": _figure_tex(solved)})
     template = environment().get_template("_documents/bank.tex.j2")
     return template.render(title=title, course=course, questions=questions,
                            answers=answers).rstrip() + "\n"
