@@ -135,11 +135,23 @@ def build(recipe_path: str | Path, out_dir: str | Path, *, roster: str | Path | 
     if not pdf:
         report.warnings.append("pdflatex not found: quiz.pdf and answers.pdf were not made "
                                "(install texlive-latex-extra); the other files were")
+    from qgen.preview import KatexNotFound, find_katex, write_preview
+
+    try:
+        katex = find_katex()
+    except KatexNotFound as error:
+        katex = None
+        report.warnings.append(f"{error}; preview/ was not made, the other files were")
     try:
         if students is None:
             bank = recipe_bank(recipe, on_question=tick)
             report.questions = len(bank["questions"])
             _documents(bank, tmp, recipe.title, recipe.course, report, tmp, pdf, True, tick)
+            if katex is not None:
+                heading = (f"{recipe.title} - {recipe.course}" if recipe.course
+                           else recipe.title)
+                write_preview(bank, tmp / "preview", title=heading, katex=katex)
+                report.files.append("preview/index.html")
         else:
             rows = []
             for student in students:

@@ -7,7 +7,9 @@ the text is parsed by ``ast`` instead and each node is translated by hand: numbe
 + - * / ** (and ^), calls of a short list of functions, the names of the question's
 variables. Anything else (attributes, strings, subscripts, unknown names) is refused
 with a message naming it. Sizes are bounded before SymPy sees them, so ``9**9**9**9``
-or a megabyte of text is refused at once rather than computed.
+or a megabyte of text is refused at once rather than computed, and the expression is
+built unevaluated: SymPy's automatic simplification has no time bound (a fuzzer found
+it computing 3**(10**15) inside a sign test), numpy's evaluation at points does.
 
 Equivalence is decided on the functions, not on the spelling: ``a - y``, ``-(y - a)``
 and ``sigma(z) - y`` are one answer once ``a`` stands for ``sigma(z)``.
@@ -64,7 +66,7 @@ EQUIVALENCE_POINTS = 16
 # Below this many points where both sides are finite, the numeric test cannot decide and
 # SymPy's simplify does, on a difference small enough to simplify quickly.
 MIN_FINITE_POINTS = 8
-MAX_SIMPLIFY_OPS = 40
+MAX_SIMPLIFY_OPS = 20
 MAX_SIMPLIFY_NUMBER = 10**6
 
 
@@ -250,14 +252,14 @@ class _Reader:
         raise self.fail(f"it uses the operator {_describe(op)}")
 
     def _power(self, base, exponent):
-        """base**exponent, refused before SymPy computes it when it would be huge: an
-        exact power of a number is computed at once (and 0.5**(10**15 - x) splits off
-        0.5**(10**15)), so a constant exponent, and a power of a number, are bounded."""
+        """base**exponent, refused when it would be huge: numpy's evaluation computes a
+        power of Python integers exactly, and simplify (the last resort of equivalent)
+        splits 0.5**(10**15 - x) into an exact 0.5**(10**15). So exponents without
+        variables, and powers of numbers, are bounded, and only e takes a variable
+        exponent."""
         import sympy as sp
 
         if exponent.free_symbols:
-            # A number to a variable power: SymPy splits off the exponent's constant
-            # part and computes it exactly ((-3)**(x + 10**15)); e**x is exp(x).
             if not base.free_symbols and base != sp.E:
                 raise self.fail(f"a number ({_short(base)}) is raised to a power with "
                                 "variables; only e may be (write exp(...))")
@@ -350,7 +352,6 @@ def _constant_value(expr) -> complex | None:
     """A constant's value in float64 (None if it is not finite there), computed by numpy:
     SymPy's own evalf would work at whatever precision the number needs, and
     exp(exp(exp(100))) needs more digits than fit in memory."""
-    import sympy as sp
 
     with np.errstate(all="ignore"):
         try:
@@ -473,23 +474,37 @@ def _extra_points(name: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2048)
-def _values(expr) -> np.ndarray:
-    """expr at the comparison points, complex where it leaves the reals, nan where it
-    is undefined."""
-    import sympy as sp
-
+def _values(expr, complex_points: bool = False) -> np.ndarray:
+    """expr at the comparison points, nan where it is undefined. With complex_points the
+    points are complex numbers on the real line, so that log and sqrt of a negative
+    have their principal values instead of none."""
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     points = _points()
     args = [points[s.name] if s.name in points else _extra_points(s.name) for s in symbols]
+    if complex_points:
+        args = [arg.astype(complex) for arg in args]
     with np.errstate(all="ignore"):
         try:
             function = _numpy_function(tuple(symbols), expr)
             out = np.asarray(function(*args), dtype=complex)
         except Exception:  # noqa: BLE001 - whatever SymPy's printer or numpy refuses
             # (an exact integer too large for a float, a function numpy lacks) is no
-            # value to compare; simplify decides instead
+            # value to compare
             return np.full(EQUIVALENCE_POINTS, np.nan, dtype=complex)
     return np.broadcast_to(out, (EQUIVALENCE_POINTS,)).copy()
+
+
+def _compare_values(left, right, complex_points: bool) -> bool | None:
+    """True or False when the points decide, None when too few are defined."""
+    u, v = _values(left, complex_points), _values(right, complex_points)
+    defined_u, defined_v = np.isfinite(u), np.isfinite(v)
+    if np.any(defined_u != defined_v):
+        return False
+    both = defined_u & defined_v
+    if both.sum() < MIN_FINITE_POINTS:
+        return None
+    scale = 1.0 + np.abs(u[both]) + np.abs(v[both])
+    return bool(np.all(np.abs(u[both] - v[both]) <= EQUIVALENCE_TOLERANCE * scale))
 
 
 def equivalent(first: str, second: str, *, activation: str | None = None,
@@ -498,12 +513,14 @@ def equivalent(first: str, second: str, *, activation: str | None = None,
 
     With ``activation``, ``a`` means that activation of ``z`` on both sides (so
     ``sigma(z) - y`` equals ``a - y`` for a sigmoid); without it ``a`` is a free symbol.
-    Identical expressions are equal at once; otherwise both are evaluated at
-    EQUIVALENCE_POINTS fixed random points, and they are equal when they agree within
-    EQUIVALENCE_TOLERANCE wherever they are defined (a point where only one side is
-    defined is a difference). Where too few points are defined to decide, SymPy's
-    ``simplify(first - second) == 0`` decides. Raises :class:`AnswerParseError` for
-    text that cannot be read.
+    Identical expressions are equal at once. Otherwise both are evaluated in float64
+    at EQUIVALENCE_POINTS fixed random points (then, if too few are defined there, at
+    the same points as complex numbers), and they are equal when they agree within
+    EQUIVALENCE_TOLERANCE wherever they are defined; a point where only one side is
+    defined is a difference. Only where the points cannot decide does SymPy's
+    ``simplify(first - second) == 0``, on a difference small enough to finish
+    (``_safe_to_simplify``): simplify has no time bound, and the points always finish.
+    Raises :class:`AnswerParseError` for text that cannot be read.
     """
     import sympy as sp
 
@@ -512,14 +529,10 @@ def equivalent(first: str, second: str, *, activation: str | None = None,
     right = parse_answer(second, variables, activation=activation)
     if left == right:
         return True
-    u, v = _values(left), _values(right)
-    defined_u, defined_v = np.isfinite(u), np.isfinite(v)
-    if np.any(defined_u != defined_v):
-        return False
-    both = defined_u & defined_v
-    if both.sum() >= MIN_FINITE_POINTS:
-        scale = 1.0 + np.abs(u[both]) + np.abs(v[both])
-        return bool(np.all(np.abs(u[both] - v[both]) <= EQUIVALENCE_TOLERANCE * scale))
+    for complex_points in (False, True):
+        decided = _compare_values(left, right, complex_points)
+        if decided is not None:
+            return decided
     difference = left - right
     if not _safe_to_simplify(difference):
         return False

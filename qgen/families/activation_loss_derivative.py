@@ -247,7 +247,9 @@ def _derive_softmax(n: int) -> Derivation:
     return Derivation(answer, dL_da, None, None, composite, agrees)
 
 
+@functools.lru_cache(maxsize=256)
 def _latex(expr) -> str:
+    """LaTeX of an expression; cached, as a bank prints the same few many times."""
     import sympy as sp
 
     return sp.latex(expr)

@@ -174,6 +174,25 @@ def test_huge_but_allowed_expressions_are_decided_quickly():
         assert equivalent("(a + y)**64", "(y + a)**64")
 
 
+# Inputs a fuzzer found that once kept SymPy busy for minutes (exact powers inside a
+# sign test, Piecewise conditions simplified while printing, a gcd inside tanh).
+FUZZED = [
+    ("(a--((-(3-0)^min(sqrt(z),10**15))>2))", "relu"),
+    ("((-pi^-1)>-tanh(((-a+min(z,0))+y)))", "tanh"),
+    ("(1+log(log(sigma((step(a)/-a)))))", "tanh"),
+    ("log(tanh(exp((-999999999999999/(y**pi)))))*2", "linear"),
+    ("((a/2)**(999999999999999+a))>(0.5*(pi**0.5))", None),
+    ("(sigma((10**15+10**15))**sigma(0.5-pi))>relu(a)", None),
+    ("tanh(((1+2)>(relu((sigma(a)>(2>y)))^(min(max(z,y),(a-2))**(y^(y^0))))))", "sigmoid"),
+]
+
+
+@pytest.mark.parametrize(("text", "activation"), FUZZED)
+def test_inputs_that_once_kept_sympy_busy_are_decided_or_refused(text, activation):
+    with no_hang(), contextlib.suppress(AnswerParseError):
+        assert equivalent(text, f"{text}+0*y", activation=activation) in (True, False)
+
+
 ANSWER_CHARS = "ayz()+-*/^ .0123456789,sigmatnhexplorelu_<>"
 
 
