@@ -13,7 +13,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _util import compile_project, ROOT, dump, fresh_env, median_process_time, qgen_argv, random_network, report
+from _util import (
+    ROOT,
+    compile_project,
+    dump,
+    fresh_env,
+    median_process_time,
+    qgen_argv,
+    random_network,
+    report,
+)
 
 GOAL = 10.0
 
