@@ -540,8 +540,10 @@ def parts(params: dict, answer: dict) -> list[Part]:
 
 def choice_part(params: dict, answer: dict) -> Part:
     label = "dL/dz_j" if params["activation"] == "softmax" else "dL/dz"
+    meaning = () if params["activation"] == "softmax" else (("activation",
+                                                              params["activation"]),)
     return Part("expression", f"{label} as an expression", answer["expression"],
-                kind="expression", latex=answer["latex"])
+                kind="expression", latex=answer["latex"], meaning=meaning)
 
 
 # ---------------------------------------------------------------------------

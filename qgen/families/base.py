@@ -45,6 +45,9 @@ class Part:
     decimals: int | None = None
     kind: str = "number"  # "number" (scalar, vector, matrix) or "expression"
     latex: str | None = None  # an expression part: its LaTeX, as the solution shows it
+    # An expression part: what `a` stands for when answers are compared, e.g.
+    # (("activation", "tanh"),) makes `a` mean tanh(z), so `tanh(z) - y` equals `a - y`.
+    meaning: tuple[tuple[str, str], ...] = ()
 
     @property
     def tolerance(self) -> float:
@@ -68,7 +71,7 @@ class Part:
         if self.kind == "expression":
             from qgen.symbolic_answers import equivalent
 
-            return not equivalent(str(self.value), str(other))
+            return not equivalent(str(self.value), str(other), **dict(self.meaning))
         a = np.asarray(self.value, dtype=float)
         b = np.asarray(other, dtype=float)
         if a.shape != b.shape:
