@@ -16,7 +16,6 @@ Answers cross this module's boundary as plain JSON types.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,21 +120,55 @@ def solve_backprop_step(params) -> dict:
 
 # An actual run of a stack costs its MACs. Up to this budget (about 0.1 ms of numpy) the
 # whole stack runs and every figure is checked on it: shapes, allocated array sizes,
-# counted multiplications. Above it, the run keeps the true spatial sizes with one
-# channel in and out of every layer (channels never change a spatial size), so shapes
-# and receptive fields are still checked by a run, and the counts by the closed forms
-# and the SymPy expressions. The full-channel counting is a property test
-# (tests/verify/test_conv_properties.py) over random stacks.
+# counted multiplications. Above it, each layer's size along each axis comes from an
+# actual run on a one-pixel strip (a size along H depends only on H's geometry), cached
+# by geometry, and the counts are checked by the closed forms and the SymPy expressions.
+# Full-channel counting is a property test (tests/verify/test_conv_properties.py).
 NUMERIC_MAC_BUDGET = 250_000
 
 
-def _one_channel(spec):
-    from verify.specs import Conv
+@functools.lru_cache(maxsize=16384)
+def _axis_output(kind: str, n: int, k: int, s: int, p: int, d: int, ceil: bool,
+                 output_padding: int) -> int:
+    """The output length of one layer along one axis, from an actual numpy run on an
+    n x 1 strip with a k x 1 window (a size along H depends on H's geometry alone).
+    Cached: a bank of questions runs each distinct geometry once."""
+    from verify.numeric import conv
 
-    layers = tuple(dataclasses.replace(layer, filters=1) if isinstance(layer, Conv) else layer
-                   for layer in spec.layers)
-    shape = (*spec.input[:2], 1) if len(spec.input) == 3 else spec.input
-    return dataclasses.replace(spec, input=shape, layers=layers)
+    x = np.zeros((n, 1, 1))
+    pairs = {"stride": (s, 1), "padding": (p, 0)}
+    if kind == "conv":
+        y = conv.conv2d(x, np.ones((k, 1, 1, 1)), dilation=(d, 1), **pairs)
+    elif kind == "convtranspose":
+        y = conv.conv_transpose2d(x, np.ones((k, 1, 1, 1)), dilation=(d, 1),
+                                  output_padding=(output_padding, 0), **pairs)
+    elif kind == "max":
+        y = conv.max_pool2d(x, (k, 1), dilation=(d, 1), ceil_mode=ceil, **pairs)
+    else:
+        y = conv.avg_pool2d(x, (k, 1), ceil_mode=ceil, **pairs)
+    return int(y.shape[0])
+
+
+def _run_sizes(spec) -> list[tuple[int, ...] | None]:
+    """Each layer's spatial output (H, W) from actual strip runs; None once flat."""
+    from verify.specs import Conv, Pool
+
+    sizes = []
+    hw = tuple(spec.input[:2]) if len(spec.input) == 3 else None
+    for layer in spec.layers:
+        if hw is not None and isinstance(layer, (Conv, Pool)):
+            if isinstance(layer, Conv):
+                kind = "convtranspose" if layer.transposed else "conv"
+                ceil, output_padding = False, layer.output_padding
+            else:
+                kind, ceil, output_padding = layer.kind, layer.ceil_mode, (0, 0)
+            hw = tuple(_axis_output(kind, hw[a], layer.kernel[a], layer.stride[a],
+                                    layer.padding[a], layer.dilation[a], ceil,
+                                    output_padding[a]) for a in range(2))
+        elif layer.type in ("flatten", "dense"):
+            hw = None
+        sizes.append(hw)
+    return sizes
 
 
 def _field_geometry(layers, axis: int) -> tuple:
@@ -178,29 +211,31 @@ def _numeric_summary_check(spec, answer: dict) -> tuple[_Check, list[str]]:
     notes = []
     rows = answer["layers"]
     mismatches = []
-    full = answer["total"]["macs"] <= NUMERIC_MAC_BUDGET
-    counter = conv.MacCounter()
-    _, arrays, shapes = conv.run_stack(spec if full else _one_channel(spec),
-                                       rng=np.random.default_rng(0), counter=counter)
-    if full:
+    if answer["total"]["macs"] <= NUMERIC_MAC_BUDGET:
+        counter = conv.MacCounter()
+        _, arrays, shapes = conv.run_stack(spec, rng=np.random.default_rng(0),
+                                           counter=counter)
         if counter.count != answer["total"]["macs"]:
             mismatches.append(f"counted {counter.count} multiplications, "
                               f"formula gives {answer['total']['macs']}")
-        for i, (row, params) in enumerate(zip(rows, arrays, strict=True)):
+        for i, (row, params, shape) in enumerate(zip(rows, arrays, shapes, strict=True)):
             weights = params["W"].size if params else 0
             biases = params["b"].size if params and params.get("b") is not None else 0
             if (weights, biases) != (row["weights"], row["biases"]):
                 mismatches.append(f"layers[{i}]: allocated {weights} weights and {biases} "
                                   f"biases, formula gives {row['weights']} and {row['biases']}")
+            if list(shape) != row["output"]:
+                mismatches.append(f"layers[{i}]: the run gives {list(shape)}, "
+                                  f"formula {row['output']}")
     else:
-        notes.append("numeric: a one-channel run checked the spatial sizes and receptive "
-                     "fields; counts were checked by closed form and SymPy")
-    for i, (row, shape) in enumerate(zip(rows, shapes, strict=True)):
-        expected = row["output"]
-        same = (list(shape) == expected if full or len(expected) != 3
-                else list(shape[:2]) == expected[:2])
-        if not same and (full or len(expected) == 3):
-            mismatches.append(f"layers[{i}]: the run gives {list(shape)}, formula {expected}")
+        notes.append("numeric: actual strip runs checked every spatial size, and gradient "
+                     "supports the receptive fields; counts were checked by closed form "
+                     "and SymPy (the whole stack is run when it has at most "
+                     f"{NUMERIC_MAC_BUDGET:,} MACs)")
+        for i, (row, hw) in enumerate(zip(rows, _run_sizes(spec), strict=True)):
+            if hw is not None and list(hw) != row["output"][:2]:
+                mismatches.append(f"layers[{i}]: the run gives {list(hw)}, "
+                                  f"formula {row['output'][:2]}")
     # Receptive fields: every conv/pool layer before the first flatten, dense or
     # transposed convolution (after those the answer has none).
     for i, layer in enumerate(spec.layers):

@@ -93,3 +93,29 @@ def test_bad_params_raise_one_qgen_error_naming_the_field(family, params, field)
         qgen.solve(family, params)
     assert str(error.value).startswith(field)
     assert "\n" not in str(error.value)
+
+
+def test_a_wrong_closed_form_is_caught_by_the_independent_methods(monkeypatch):
+    import verify.formulas as formulas
+
+    def off_by_one(n, k, s=1, p=0, d=1):  # the classic slip: no +1
+        return (n + 2 * p - formulas.dilated_kernel(k, d)) // s
+
+    monkeypatch.setattr(formulas, "conv_output_size", off_by_one)
+    with pytest.raises(qgen.VerificationError, match="symbolic|numeric"):
+        qgen.solve("net-summary", {"input": [32, 32, 3], "layers": [
+            {"type": "conv", "filters": 4, "kernel": 5}]})
+
+
+def test_a_wrong_backprop_is_caught_by_sympy_and_finite_differences(monkeypatch):
+    import verify.numeric.dense as dense
+
+    real = dense.activation_derivative
+
+    def sigma_not_sigma_prime(name, z, a):  # used sigma instead of sigma'
+        return a if name == "sigmoid" else real(name, z, a)
+
+    monkeypatch.setattr(dense, "activation_derivative", sigma_not_sigma_prime)
+    with pytest.raises(qgen.VerificationError) as error:
+        qgen.solve("backprop-step", HOMEWORK_Q2)
+    assert "symbolic" in str(error.value) and "finite_difference" in str(error.value)
