@@ -19,6 +19,37 @@ def _figure_tex(drawn) -> str:
             rf"{{\small Figure: {latex_escape(drawn.caption)}.}}" + "\n\\end{center}")
 
 
+def key_lines(q: dict) -> list[str]:
+    """The answer key of a question, one line per graded part: the part's path, its
+    values as displayed and its tolerance (in typewriter type, so that pdftotext reads
+    them back verbatim)."""
+    from qgen.export.items import entries, expression_parts
+    from qgen.render import number
+
+    if "choices" in q:
+        correct = next(c for c in q["choices"] if c["correct"])
+        return [rf"\texttt{{choice = {correct['label']}}}"]
+    lines, current, values, tolerance = [], None, [], None
+
+    def flush():
+        if current is not None:
+            lines.append(rf"\texttt{{{latex_escape(current)} = {', '.join(values)}; "
+                         rf"tolerance {latex_escape(tolerance)}}}")
+
+    for entry in entries(q):
+        part = entry.key.split("[", 1)[0]
+        if part != current:
+            flush()
+            current, values = part, []
+            tolerance = "0" if not entry.tolerance else number(entry.tolerance)
+        values.append(number(entry.value, entry.decimals))
+    flush()
+    for part in expression_parts(q):
+        lines.append(rf"\texttt{{{latex_escape(part.key)}}} = \({part.latex or part.value}\)"
+                     " (any equivalent expression)")
+    return lines
+
+
 def export(bank: dict, *, answers: bool = False, title: str = "Question bank",
            course: str = "", figures: bool = True) -> str:
     """The document; ``figures=False`` leaves every figure (and note) out."""
@@ -29,7 +60,8 @@ def export(bank: dict, *, answers: bool = False, title: str = "Question bank",
         prompt, solution = render_question(q, "latex")
         shown, solved = placed_figures(q, answers=answers) if figures else (None, None)
         questions.append({**q, "prompt": prompt.strip(), "solution": solution.strip(),
-                          "figure": _figure_tex(shown), "solution_figure": _figure_tex(solved)})
+                          "figure": _figure_tex(shown), "solution_figure": _figure_tex(solved),
+                          "key": key_lines(q) if answers else []})
     template = environment().get_template("_documents/bank.tex.j2")
     return template.render(title=title, course=course, questions=questions,
                            answers=answers).rstrip() + "\n"

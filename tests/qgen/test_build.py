@@ -181,3 +181,41 @@ def test_missing_pdflatex_gives_a_warning_and_the_other_files(tmp_path, monkeypa
     assert any("pdflatex" in w for w in report.warnings)
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names >= CLASS_FILES and "quiz.pdf" not in names
+
+
+@pytest.mark.skipif(not HAS_PDFLATEX or shutil.which("pdftotext") is None,
+                    reason="pdflatex and pdftotext (texlive, poppler-utils) not installed")
+def test_latex_answer_key_read_back_from_the_pdf_equals_the_banks_answers(tmp_path):
+    import re
+
+    from qgen.build import compile_pdf
+    from qgen.export import export
+    from qgen.export.items import entries
+    from qgen.generate import generate
+    from qgen.render import number
+
+    bank = generate(["backprop-step", "conv-cost", "transposed-dilated"], count=1, seed=4,
+                    difficulty="easy")
+    bank["questions"] += generate(["conv-pool-shape"], count=1, seed=4,
+                                  choices=4)["questions"]
+    (tmp_path / "answers.tex").write_text(export(bank, "latex", answers=True))
+    text = " ".join(_pdftotext(compile_pdf(tmp_path / "answers.tex")).split())
+
+    # What the PDF says, in order: (part, values, tolerance) and the chosen letters.
+    read = [(part, values.strip().rstrip(",").split(", "), float(tol))
+            for part, values, tol in re.findall(r"(\S+) = ([-0-9., ]+?); tolerance (\S+)",
+                                                text)]
+    expected = []
+    for q in bank["questions"]:
+        if "choices" in q:
+            continue
+        parts: dict[str, tuple[list[str], float]] = {}
+        for entry in entries(q):
+            values, _ = parts.setdefault(entry.key.split("[", 1)[0], ([], entry.tolerance))
+            values.append(number(entry.value, entry.decimals))
+        expected += [(part, values, tol) for part, (values, tol) in parts.items()]
+    assert read == expected
+    for q in bank["questions"]:
+        if "choices" in q:
+            assert f"choice = {next(c['label'] for c in q['choices'] if c['correct'])}" in text
+            assert q["tolerance"]  # the bank's tolerance map covers the graded part

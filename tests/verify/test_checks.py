@@ -348,7 +348,15 @@ def run_project(tmp_path, *args, env=None, conftest=None):
     (tmp_path / "test_probe.py").write_text(PROBE)
     if conftest:
         (tmp_path / "conftest.py").write_text(textwrap.dedent(conftest))
-    environment = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
+    # Neither a chosen profile nor a CI service's variables (Hypothesis loads its `ci`
+    # profile by itself on CI) leak in from the run that runs this test.
+    try:
+        from hypothesis._settings import _CI_VARS  # what Hypothesis itself looks at
+    except ImportError:  # a private name: fall back to the two it has always read
+        _CI_VARS = {"CI": None, "TF_BUILD": "true"}
+
+    environment = {k: v for k, v in os.environ.items()
+                   if k != "HYPOTHESIS_PROFILE" and k not in _CI_VARS}
     # -p no:qgen -p verify.pytest_plugin: the plugin whether or not its entry point is
     # installed, and only once.
     result = subprocess.run(
@@ -361,6 +369,7 @@ def run_project(tmp_path, *args, env=None, conftest=None):
 @pytest.mark.parametrize(("args", "env", "expected"), [
     ((), {}, "PROFILE=dev max_examples=30"),
     ((), {"HYPOTHESIS_PROFILE": "ci"}, "PROFILE=ci max_examples=60"),
+    ((), {"CI": "true"}, "PROFILE=ci max_examples=60"),
     (("--hypothesis-profile=thorough",), {}, "PROFILE=thorough max_examples=1000"),
 ])
 def test_plugin_registers_and_loads_the_three_profiles(tmp_path, args, env, expected):
