@@ -45,6 +45,11 @@ _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    # Characters T1 fonts would typeset otherwise: curly quotes for ' ` and ", and the
+    # ligatures -- and --- (dashes), << and >> (guillemets), !` and ?` (inverted marks).
+    "'": r"\textquotesingle{}", "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+    "-": "-{}",
+    "\xad": r"\-",  # a soft hyphen: where a word may break, invisible otherwise
 }
 
 

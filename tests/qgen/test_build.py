@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qgen.build import build
 from qgen.errors import QgenError
@@ -219,3 +221,30 @@ def test_latex_answer_key_read_back_from_the_pdf_equals_the_banks_answers(tmp_pa
         if "choices" in q:
             assert f"choice = {next(c['label'] for c in q['choices'] if c['correct'])}" in text
             assert q["tolerance"]  # the bank's tolerance map covers the graded part
+
+
+LATIN1_TITLES = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=255,
+                           blacklist_categories=("Cc", "Cf", "Cs", "Zs")) | st.just(" "),
+    min_size=1, max_size=40).filter(lambda t: t.strip())
+
+
+@pytest.mark.skipif(not HAS_PDFLATEX or shutil.which("pdftotext") is None,
+                    reason="pdflatex and pdftotext (texlive, poppler-utils) not installed")
+@settings(max_examples=6, deadline=None)
+@given(title=LATIN1_TITLES)
+def test_titles_full_of_special_characters_survive_latex_and_the_pdf(tmp_path_factory, title):
+    import unicodedata
+
+    from qgen.build import compile_pdf
+    from qgen.export import export
+    from qgen.generate import generate
+
+    folder = tmp_path_factory.mktemp("title")
+    bank = generate(["conv-pool-shape"], count=1, seed=1, difficulty="easy")
+    (folder / "quiz.tex").write_text(export(bank, "latex", title=title, course=title))
+    # NFKC on both sides: pdftotext reads ligatures (fi) and spacing accents (¸) in
+    # their compatibility forms.
+    text = unicodedata.normalize("NFKC", _pdftotext(compile_pdf(folder / "quiz.tex")))
+    wanted = unicodedata.normalize("NFKC", title)
+    assert " ".join(wanted.split()) in " ".join(text.split())
