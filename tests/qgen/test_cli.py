@@ -120,3 +120,63 @@ def test_usage_errors_exit_2_with_one_line(args, fragment):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["generate", "nope", "-s", "1"], "family='nope'"),
+    (["generate", "conv-cost", "-s", "1", "-d", "extreme"], "--difficulty='extreme'"),
+    (["generate", "conv-cost", "-s", "1", "-n", "0"], "--count"),
+    (["generate", "conv-cost", "-s", "one"], "'one' is not a valid integer"),
+    (["generate", "conv-cost", "-s", "1", "-f", "docx"], "--format='docx'"),
+    (["generate", "conv-cost", "-s", "1", "-o", "/proc/no/such/dir/bank.json"],
+     "does not exist"),
+])
+def test_generate_bad_input_exits_2_with_one_line_and_no_output(args, fragment):
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_generate_does_not_overwrite_without_force_and_writes_atomically(tmp_path):
+    out = tmp_path / "bank.json"
+    out.write_text("precious")
+    result = run("generate", "conv-cost", "-s", "1", "-o", str(out))
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert out.read_text() == "precious"
+    result = run("generate", "conv-cost", "-s", "1", "-o", str(out), "--force")
+    assert result.returncode == 0
+    assert json.loads(out.read_text())["schema"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bank.json"]  # no temp files
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path):
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: permissions are not enforced")
+        result = run("generate", "conv-cost", "-s", "1", "-o", str(folder / "b.json"))
+        assert result.returncode == 2 and "not writable" in result.stderr
+    finally:
+        folder.chmod(0o700)
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    import qgen.fileio as fileio
+
+    target = tmp_path / "bank.json"
+    target.write_text("old")
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fileio.os, "replace", fail)
+    with pytest.raises(KeyboardInterrupt):
+        fileio.write_atomic(target, "new", force=True)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["bank.json"]
