@@ -1,5 +1,6 @@
 """Verified questions per second: 1,000 questions per family to a JSON bank (verification
-and Markdown rendering included), one process.
+and Markdown rendering included), in one process and with --jobs 2 (this machine's two
+cores).
 
 Goals (issue 3): conv-pool-shape >= 2,000/s and backprop-step >= 300/s. The baseline is
 the goal itself; the ratio printed is measured / goal.
@@ -25,16 +26,20 @@ def main() -> None:
     rows, verdicts = [], []
     for family in families:
         generate([family], count=5, seed=0)  # warm caches a fresh process would warm too
-        start = time.perf_counter()
-        bank = generate([family], count=COUNT, seed=1)
-        export(bank, "json")
-        rate = COUNT / (time.perf_counter() - start)
+        rates = {}
+        for jobs in (1, 2):
+            start = time.perf_counter()
+            bank = generate([family], count=COUNT, seed=1, jobs=jobs)
+            export(bank, "json")
+            rates[jobs] = COUNT / (time.perf_counter() - start)
         rejected = sum(bank["generator"]["rejected"].values())
         goal = GOALS.get(family)
-        text = f"{rate:8.0f} questions/s  ({rejected} samples rejected)"
+        best = max(rates.values())
+        text = (f"{rates[1]:6.0f}/s in 1 process, {rates[2]:6.0f}/s with --jobs 2 "
+                f"({rejected} samples rejected)")
         if goal:
-            text += f"  {rate / goal:5.2f}x the goal of {goal:,.0f}/s"
-            verdicts.append(f"{family} {'met' if rate >= goal else 'NOT MET'}")
+            text += f"  best {best / goal:4.2f}x the goal of {goal:,.0f}/s"
+            verdicts.append(f"{family} {'met' if best >= goal else 'NOT MET'}")
         rows.append((family, text))
     report(f"generation: {COUNT:,} verified questions per family to JSON (medium)", rows,
            "; ".join(verdicts) or None)

@@ -118,13 +118,13 @@ def solve_backprop_step(params) -> dict:
 # ---------------------------------------------------------------------------
 # net-summary
 
-# An actual run of a stack costs its MACs. Up to this budget (about 0.1 ms of numpy) the
+# An actual run of a stack costs its MACs. Up to this budget (a few microseconds of numpy) the
 # whole stack runs and every figure is checked on it: shapes, allocated array sizes,
 # counted multiplications. Above it, each layer's size along each axis comes from an
 # actual run on a one-pixel strip (a size along H depends only on H's geometry), cached
 # by geometry, and the counts are checked by the closed forms and the SymPy expressions.
 # Full-channel counting is a property test (tests/verify/test_conv_properties.py).
-NUMERIC_MAC_BUDGET = 250_000
+NUMERIC_MAC_BUDGET = 20_000
 
 
 @functools.lru_cache(maxsize=16384)

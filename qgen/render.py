@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
+from jinja2.environment import TemplateModule
 from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["DIALECTS", "latex_escape", "render", "templates_dir"]
@@ -100,10 +102,18 @@ class _Sandbox(SandboxedEnvironment):
     and it skips the failed attribute lookup (an exception) that Jinja tries first."""
 
     def getattr(self, obj, attribute):
-        if type(obj) is dict:
+        kind = type(obj)
+        if kind is dict:
             try:
                 return obj[attribute]
             except KeyError:
+                pass
+        elif (kind is SimpleNamespace or kind is TemplateModule) and attribute[:1] != "_":
+            # The dialect namespaces (qgen.dialects) and imported template modules
+            # export only our own functions and macros: public names need no screening.
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
                 pass
         return super().getattr(obj, attribute)
 
