@@ -4,7 +4,6 @@ validation and rendering."""
 import json
 import math
 import shutil
-import subprocess
 from collections import Counter
 from dataclasses import replace
 
@@ -19,6 +18,7 @@ from qgen.families import get_family
 from qgen.families.base import DIFFICULTIES
 from qgen.generate import build_choices, generate, make_question, question_rng, render_question
 from qgen.symbolic_answers import equivalent
+from tests.qgen.latex_support import assert_latex_compiles
 from verify.specs import SpecError
 
 FAMILY = get_family("activation-loss-derivative")
@@ -291,12 +291,4 @@ def test_latex_bank_with_answers_compiles(tmp_path):
             for choices in (None, 4):
                 questions += generate([FAMILY.id], count=1, seed=seed, difficulty=difficulty,
                                       choices=choices)["questions"]
-    text = export({"schema": 1, "seed": 0, "questions": questions}, "latex", answers=True)
-    if subprocess.run(["kpsewhich", "lmodern.sty"], capture_output=True).returncode:
-        text = text.replace("\\usepackage{lmodern}\n", "")
-    (tmp_path / "bank.tex").write_text(text)
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                          "bank.tex"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stdout[-2000:]
-    assert (tmp_path / "bank.pdf").stat().st_size > 0
+    assert_latex_compiles(questions, tmp_path)

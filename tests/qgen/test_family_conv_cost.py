@@ -4,16 +4,15 @@ over many seeds x every difficulty; the homework's question 5 layer as a golden 
 import functools
 import json
 import shutil
-import subprocess
 
 import pytest
 
 import qgen
-from qgen.export import export
 from qgen.families import conv_cost as cc
 from qgen.families import get_family
 from qgen.families.base import DIFFICULTIES, Part
 from qgen.generate import generate, make_question, render_question
+from tests.qgen.latex_support import assert_latex_compiles
 
 FAMILY = get_family("conv-cost")
 SEEDS = range(25)
@@ -136,9 +135,4 @@ def test_same_seed_gives_byte_identical_questions(difficulty):
 def test_latex_bank_with_answers_compiles(tmp_path):
     questions = [question(seed, difficulty, choices) for difficulty in DIFFICULTIES
                  for seed, choices in ((0, None), (1, 4))]
-    bank = {"schema": 1, "seed": 0, "questions": questions}
-    (tmp_path / "bank.tex").write_text(export(bank, "latex", answers=True))
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                             "bank.tex"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert_latex_compiles(questions, tmp_path)
