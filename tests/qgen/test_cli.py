@@ -180,3 +180,18 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
         fileio.write_atomic(target, "new", force=True)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["bank.json"]
+
+
+def test_a_piped_run_prints_no_progress_bar():
+    result = run("generate", "conv-cost", "-n", "3", "-s", "2")
+    assert result.returncode == 0
+    assert result.stderr == ""  # the bar is drawn only when stderr is a terminal
+    assert json.loads(result.stdout)["schema"] == 1
+
+
+def test_generate_list_json_gives_id_title_topic_difficulties():
+    result = run("list", "--json")
+    families = json.loads(result.stdout)
+    assert {f["id"] for f in families} >= {"backprop-step", "conv-pool-shape",
+                                           "receptive-field"}
+    assert all(set(f) == {"id", "title", "topic", "difficulties"} for f in families)
