@@ -142,6 +142,18 @@ def solve_via(problem: str) -> Callable[[dict], dict]:
     return solve
 
 
+# numpy's element types by size, for measuring what parameters take when stored.
+_FLOAT_TYPES = {2: np.float16, 4: np.float32, 8: np.float64}
+
+
+def stored_bytes(arrays: list[dict | None], dtype_bytes: int) -> int:
+    """Bytes the allocated parameter arrays take when stored at ``dtype_bytes`` per
+    element (numpy's own itemsize), whatever float64 the run used."""
+    dtype = np.dtype(_FLOAT_TYPES.get(dtype_bytes, f"V{dtype_bytes}"))
+    return sum(np.empty(array.shape, dtype=dtype).nbytes
+               for p in arrays if p for array in p.values() if array is not None)
+
+
 def is_close(a: Any, b: Any, tolerance: float) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tolerance))

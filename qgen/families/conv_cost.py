@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from qgen.families.base import Check, Family, Misconception, Part, solve_via
+from qgen.families.base import Check, Family, Misconception, Part, solve_via, stored_bytes
 from verify.formulas import conv_output_size, pool_output_size, summarize
 from verify.specs import parse_net_summary
 
@@ -32,7 +32,6 @@ MAX_MACS = 5_000_000
 
 # numpy element types whose itemsize is the model's bytes per parameter; any other
 # size is measured on raw bytes of that width.
-_FLOAT_TYPES = {2: np.float16, 4: np.float32, 8: np.float64}
 
 
 # ---------------------------------------------------------------------------
@@ -290,14 +289,6 @@ MISCONCEPTIONS = (
 
 # ---------------------------------------------------------------------------
 # independent check: the stack run layer by layer
-
-
-def stored_bytes(arrays: list[dict | None], dtype_bytes: int) -> int:
-    """Bytes the allocated parameter arrays take when stored at ``dtype_bytes`` per
-    element (numpy's own itemsize), whatever float64 the run used."""
-    dtype = np.dtype(_FLOAT_TYPES.get(dtype_bytes, f"V{dtype_bytes}"))
-    return sum(np.empty(array.shape, dtype=dtype).nbytes
-               for p in arrays if p for array in p.values() if array is not None)
 
 
 def check(params: dict, answer: dict) -> Check:

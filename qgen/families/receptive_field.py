@@ -22,8 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qgen.families.base import Check, Family, Misconception, Part, solve_via
-from qgen.families.conv_cost import stored_bytes
+from qgen.families.base import Check, Family, Misconception, Part, solve_via, stored_bytes
 from verify.formulas import dilated_kernel
 from verify.specs import parse_net_summary, parse_receptive_field
 
