@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DIFFICULTIES", "Check", "Family", "Misconception", "Part", "rounded", "solve_via"]
+__all__ = ["DIFFICULTIES", "Check", "Family", "Misconception", "Part", "rounded", "solve_via",
+           "stored_bytes"]
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
