@@ -21,24 +21,34 @@ GIFT export does (qformat_gift::repchar): the backslash doubled first (so LaTeX'
 is written ``\\\\frac``), then ``~ = # { } :`` each behind a backslash, and every line
 break written ``\\n``. A question is then one line (its options aside) and has no blank
 line, which would end it.
+
+GIFT carries no files, so a question's figure (qgen.figures) is inlined: after the prompt,
+an ``<img src="data:image/svg+xml;base64,...">`` with the caption as its alt text and below
+it (the answer figure, when it differs, before the worked solution). The data URI survives
+GIFT's escaping like any text (its ``:`` and ``=`` are escaped and read back), and Moodle
+shows question text as its author wrote it (questions are trusted text, not cleaned), so
+the browser draws the SVG. A figure that cannot be drawn legibly is its note, as text.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 
 from qgen.export.items import Entry, entries, expression_parts
 from qgen.export.moodle import (
     category_name,
     category_path,
+    figure_html,
     misconception_feedback,
     number_text,
     split_choices,
     tolerance_text,
 )
+from qgen.figures import placed_figures
 from qgen.generate import render_question
 
-__all__ = ["escape", "export"]
+__all__ = ["data_uri", "escape", "export"]
 
 _SPECIAL = "~=#{}:"
 
@@ -71,12 +81,31 @@ def _one_entry(prompt: str, entry: Entry) -> str:
     return f"{prompt}\n<p><strong>In this question, give only:</strong> {label}.</p>"
 
 
+def data_uri(svg: str) -> str:
+    """An SVG as a data URI: the image itself, for a format that carries no files."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _figure(drawn) -> str:
+    if drawn is None or not drawn.available:
+        return figure_html(drawn, "")
+    return figure_html(drawn, data_uri(drawn.svg()))
+
+
 def _questions(question: dict) -> list[str]:
     """The GIFT questions of one bank question."""
     prompt, solution = (text.strip() for text in render_question(question, "html"))
+    shown, solved = placed_figures(question, answers=True)
+    figure, solution_figure = _figure(shown), _figure(solved)
+    if solution_figure:
+        solution = f"{solution_figure}\n{solution}"
     qid = question["id"]
+    options = None
     if question.get("choices"):
         prompt, options = split_choices(question, prompt)
+    if figure:
+        prompt = f"{prompt}\n{figure}"
+    if options is not None:
         lines = [_head(qid, prompt) + "{"]
         for choice, text in zip(question["choices"], options, strict=True):
             feedback = misconception_feedback(question, choice)

@@ -19,15 +19,24 @@ MathJax), the worked solution is the general feedback; lxml escapes both for XML
 is escaped first (by the dialect) and XML second. Category paths are
 ``$course$/<title>/<family>`` (``qgen`` when the title is blank).
 
+A question's figure (qgen.figures) follows its prompt as an ``<img>`` of an SVG file that
+the question carries, the way Moodle's own export does: ``<img src="@@PLUGINFILE@@/<id>.svg"
+alt="<caption>">`` in the text and ``<file name="<id>.svg" path="/" encoding="base64">``
+beside it, inside ``<questiontext>``. The figure of the worked solution, when it differs
+(``<id>-solution.svg``), comes first in the general feedback (and in an essay's grader
+information) the same way. A figure that cannot be drawn legibly is its note, as text.
+
 The helpers (category paths, numbers as displayed, the options of a multiple-choice
-prompt, misconception feedback) are shared with qgen.export.gift: GIFT is Moodle's other
-import format, with the same categories and grading.
+prompt, misconception feedback, a figure's HTML) are shared with qgen.export.gift: GIFT is
+Moodle's other import format, with the same categories and grading.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from urllib.parse import quote
 
 import numpy as np
 from lxml import etree
@@ -35,11 +44,12 @@ from lxml import etree
 from qgen.errors import QgenError
 from qgen.export.items import Entry, entries, expression_parts
 from qgen.families import get_family
+from qgen.figures import placed_figures
 from qgen.generate import render_question
 
 __all__ = ["MOODLE_FRACTIONS", "category_name", "category_path", "cloze_escape", "export",
-           "misconception_feedback", "number_text", "question_type", "split_choices",
-           "tolerance_text"]
+           "figure_html", "misconception_feedback", "number_text", "question_type",
+           "split_choices", "tolerance_text"]
 
 # The grades Moodle accepts for an answer, in percent (question_bank::fraction_options();
 # the XML import snaps any other value to the nearest of these). Negative ones exist too,
@@ -153,12 +163,36 @@ def misconception_feedback(question: dict, choice: dict) -> str:
     return ""
 
 
-def _text(parent: etree._Element, tag: str, text: str, fmt: str | None = "html"
-          ) -> etree._Element:
+def figure_html(drawn, src: str) -> str:
+    """A figure as HTML: the image at ``src`` (its caption as the alt text) and its
+    caption below; a FigureUnavailable is its note; None (no figure) is ''."""
+    if drawn is None:
+        return ""
+    if not drawn.available:
+        return f'<p class="figure-note"><em>{html.escape(drawn.note, quote=False)}</em></p>'
+    return (f'<p class="figure"><img src="{html.escape(src)}" '
+            f'alt="{html.escape(drawn.caption)}"></p>\n'
+            f'<p class="figure-caption"><em>Figure: '
+            f'{html.escape(drawn.caption, quote=False)}.</em></p>')
+
+
+def _figure(drawn, name: str) -> tuple[str, dict[str, str]]:
+    """(the figure's HTML, {file name: SVG}) for a Moodle text: the SVG is a file of the
+    text, referenced as @@PLUGINFILE@@/<name>."""
+    if drawn is None or not drawn.available:
+        return figure_html(drawn, ""), {}
+    return figure_html(drawn, f"@@PLUGINFILE@@/{quote(name)}"), {name: drawn.svg()}
+
+
+def _text(parent: etree._Element, tag: str, text: str, fmt: str | None = "html",
+          files: dict[str, str] | None = None) -> etree._Element:
     element = etree.SubElement(parent, tag)
     if fmt:
         element.set("format", fmt)
     etree.SubElement(element, "text").text = text
+    for name, svg in (files or {}).items():
+        file = etree.SubElement(element, "file", name=name, path="/", encoding="base64")
+        file.text = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     return element
 
 
@@ -192,16 +226,23 @@ def _question(quiz: etree._Element, question: dict) -> None:
     graded = entries(question)
     kind = question_type(question, graded)
     prompt, solution = (text.strip() for text in render_question(question, "html"))
+    shown, solved = placed_figures(question, answers=True)
+    figure, figure_files = _figure(shown, f"{question['id']}.svg")
+    solution_figure, solution_files = _figure(solved, f"{question['id']}-solution.svg")
     element = etree.SubElement(quiz, "question", type=kind)
     _text(element, "name", question["id"], fmt=None)
     if kind == "multichoice":
         prompt, options = split_choices(question, prompt)
+    if figure:
+        prompt = f"{prompt}\n{figure}"
+    if solution_figure:
+        solution = f"{solution_figure}\n{solution}"
     if kind == "cloze":
         fields = "\n".join(f"<li>{_label(e.label)}: {_cloze_field(e)}</li>"
                            for e in graded)
         prompt = f'{prompt}\n<ul class="answers">\n{fields}\n</ul>'
-    _text(element, "questiontext", prompt)
-    _text(element, "generalfeedback", solution)
+    _text(element, "questiontext", prompt, files=figure_files)
+    _text(element, "generalfeedback", solution, files=solution_files)
     grade = len(graded) if kind == "cloze" else 1
     _simple(element, "defaultgrade", str(grade))
     _simple(element, "penalty", "0" if kind == "essay" else PENALTY)
@@ -234,7 +275,8 @@ def _question(quiz: etree._Element, question: dict) -> None:
         _simple(element, "responsefieldlines", "10")
         _simple(element, "attachments", "0")
         _simple(element, "attachmentsrequired", "0")
-        _text(element, "graderinfo", f"{_key(question, graded)}\n{solution}")
+        _text(element, "graderinfo", f"{_key(question, graded)}\n{solution}",
+              files=solution_files)
         _text(element, "responsetemplate", "")
 
 

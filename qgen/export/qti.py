@@ -6,6 +6,7 @@ The layout is the one Canvas's own quiz exports and text2qti use::
     imsmanifest.xml                    the package: the assessment and its metadata
     <assessment>/assessment_meta.xml   Canvas's quiz settings: title, points, shuffle off
     <assessment>/<assessment>.xml      the items, in the ims_qtiasiv1p2 namespace
+    figures/<question id>.svg          the questions' figures (webcontent resources)
 
 What each question becomes:
 
@@ -24,6 +25,14 @@ tolerance of 1e-6 collapses, so the key would be silently wrong. Such an entry i
 an entry no power of ten can save (not finite, or too many significant digits for
 Canvas's float64) is refused with a QgenError naming the question and the entry.
 
+A question's figure (qgen.figures) follows the prompt in each of its items as an ``<img>``
+of its SVG file, referenced as ``$IMS-CC-FILEBASE$/figures/<question id>.svg``: Canvas
+imports the file into the course's files and resolves the prefix to the package's root,
+as for text2qti's ``images/`` folder. With ``answers``, the answer figure, when it differs
+(``<question id>-solution.svg``), comes first in the feedback. Each file is listed in
+imsmanifest.xml as a ``webcontent`` resource, as text2qti does for images. A figure that
+cannot be drawn legibly is its note, as text.
+
 Identifiers derive from the question ids (and the title), never from random uuids, and
 the zip's entries have a fixed date and order: the same bank gives the same bytes.
 """
@@ -40,12 +49,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
+from urllib.parse import quote
 
 from lxml import etree
 
 from qgen.errors import QgenError
 from qgen.export.items import Entry, entries
+from qgen.export.moodle import figure_html
 from qgen.families import get_family
+from qgen.figures import placed_figures
 from qgen.generate import render_question
 
 __all__ = ["CANVAS_DECIMALS", "CanvasRange", "canvas_range", "export"]
@@ -61,6 +73,9 @@ CANVAS_DECIMALS = 4
 # exactly (DBL_DIG); a range end with more would be graded against a rounded number.
 CANVAS_SIGNIFICANT_DIGITS = 15
 POINTS_PER_ITEM = 1
+# The folder of the figures' SVG files in the zip, and how the items' HTML reaches it.
+FIGURES = "figures"
+FILEBASE = "$IMS-CC-FILEBASE$"
 # A fixed timestamp (the earliest a zip can hold), so the bytes depend on the bank only.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # The options the templates print (qgen.dialects.Html.options): Canvas shows its own.
@@ -185,17 +200,34 @@ def _graded(question: dict) -> list:
     return found
 
 
-def _question_items(question: dict, base: str, answers: bool) -> Iterator[_Item]:
+def _figure(drawn, name: str, figures: dict[str, str]) -> str:
+    """A figure's HTML; its SVG is added to ``figures`` (zip path -> SVG)."""
+    if drawn is None or not drawn.available:
+        return figure_html(drawn, "")
+    figures.setdefault(f"{FIGURES}/{name}", drawn.svg())
+    return figure_html(drawn, f"{FILEBASE}/{FIGURES}/{quote(name)}")
+
+
+def _question_items(question: dict, base: str, answers: bool,
+                    figures: dict[str, str]) -> Iterator[_Item]:
     qid = question["id"]
     prompt, solution = render_question(question, "html")
+    shown, solved = placed_figures(question, answers=answers)
+    figure = _figure(shown, f"{qid}.svg", figures)
     feedback = solution if answers else None
+    if feedback is not None and solved is not None:
+        feedback = f"{_figure(solved, f'{qid}-solution.svg', figures)}\n{feedback}"
     if question.get("choices"):
         stem, htmls = _split_options(prompt, question["choices"])
+        if figure:
+            stem += figure + "\n"
         ident = f"{base}-1"
         yield _Item(ident, qid, "multiple_choice_question", stem, feedback, options=tuple(
             (f"{ident}-{choice['label']}", html, bool(choice["correct"]))
             for choice, html in zip(question["choices"], htmls, strict=True)))
         return
+    if figure:
+        prompt += figure + "\n"
     parts = _graded(question)
     several = len(parts) > 1
     for k, part in enumerate(parts, start=1):
@@ -219,15 +251,16 @@ def _question_items(question: dict, base: str, answers: bool) -> Iterator[_Item]
             yield _Item(ident, title, "essay_question", text, feedback)
 
 
-def _items(bank: dict, answers: bool) -> list[_Item]:
-    items, seen = [], {}
+def _items(bank: dict, answers: bool) -> tuple[list[_Item], dict[str, str]]:
+    """The items, and the figures they show (zip path -> SVG, in order of appearance)."""
+    items, seen, figures = [], {}, {}
     for question in bank["questions"]:
         qid = question["id"]
         # Ids hash the params, so a bank may repeat a question: keep idents unique.
         seen[qid] = seen.get(qid, 0) + 1
         base = qid if seen[qid] == 1 else f"{qid}-copy{seen[qid]}"
-        items.extend(_question_items(question, base, answers))
-    return items
+        items.extend(_question_items(question, base, answers, figures))
+    return items, figures
 
 
 # ---------------------------------------------------------------------------
@@ -338,7 +371,8 @@ def _meta_xml(ids: dict, title: str, description: str, points: int, answers: boo
     return _bytes(root)
 
 
-def _manifest_xml(ids: dict, title: str, files: dict[str, str]) -> bytes:
+def _manifest_xml(ids: dict, title: str, files: dict[str, str], figures: list[str]
+                  ) -> bytes:
     root = etree.Element(f"{{{MANIFEST_NS}}}manifest",
                          nsmap={None: MANIFEST_NS, "imsmd": IMSMD_NS},
                          identifier=ids["manifest"])
@@ -358,6 +392,11 @@ def _manifest_xml(ids: dict, title: str, files: dict[str, str]) -> bytes:
                 type="associatedcontent/imscc_xmlv1p1/learning-application-resource",
                 href=files["meta"])
     _sub(meta, "file", href=files["meta"])
+    for path in figures:
+        digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+        figure = _sub(resources, "resource", identifier=f"qgen_figure_{digest}",
+                      type="webcontent", href=quote(path))
+        _sub(figure, "file", href=quote(path))
     return _bytes(root)
 
 
@@ -390,7 +429,7 @@ def export(bank: dict, *, answers: bool = True, title: str = "Question bank") ->
     worked solution as feedback and Canvas shows the correct answers after submission;
     grading (ranges, the correct option) is always in the package, as Canvas needs it."""
     _check_title(title)
-    items = _items(bank, answers)
+    items, figures = _items(bank, answers)
     key = json.dumps({"title": title, "ids": [q["id"] for q in bank["questions"]]})
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     ids = {name: f"qgen_{name}_{digest}"
@@ -400,8 +439,9 @@ def export(bank: dict, *, answers: bool = True, title: str = "Question bank") ->
     seed = bank.get("seed")
     description = "" if seed is None else escape(f"Generated by qgen from seed {seed}.")
     return _zip([
-        ("imsmanifest.xml", _manifest_xml(ids, title, files)),
+        ("imsmanifest.xml", _manifest_xml(ids, title, files, list(figures))),
         (files["meta"], _meta_xml(ids, title, description, POINTS_PER_ITEM * len(items),
                                   answers)),
         (files["assessment"], _assessment_xml(folder, title, items)),
+        *((path, svg.encode("utf-8")) for path, svg in figures.items()),
     ])

@@ -1,7 +1,9 @@
 """GIFT: every export parses back, with a small reader that follows Moodle's own
 (qformat_gift::readquestions/readquestion), to the bank's questions, answers, tolerances,
-texts and categories; titles full of special characters survive."""
+texts and categories; titles full of special characters survive; each figure comes back as
+an inline SVG image."""
 
+import base64
 import html
 import re
 
@@ -14,6 +16,7 @@ from qgen.export import gift, moodle
 from qgen.export.items import entries, expression_parts
 from qgen.families import FAMILY_IDS, get_family
 from qgen.families.base import DIFFICULTIES
+from qgen.figures import FigureUnavailable, placed_figures
 from qgen.generate import generate, render_question
 
 TITLE = 'Quiz & <b>bold</b> "1/2" {a} ~b = #c: \\frac \\n $x$ 50% é∑🙂'
@@ -22,6 +25,16 @@ titles = st.text(st.one_of(
     st.sampled_from(SPECIALS),
     st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff"),
     st.characters(exclude_categories=("Cc", "Cs"), max_codepoint=0x7F)), max_size=40)
+# A figure as the exporters write it (an image and its caption), or the note of one that
+# cannot be drawn; each with the line break after it.
+FIGURE = re.compile(r'<p class="figure"><img src="(?P<src>[^"]*)" alt="(?P<alt>[^"]*)"></p>\n'
+                    r'<p class="figure-caption"><em>Figure: (?P<caption>[^<]*)\.</em></p>\n?')
+NOTE = re.compile(r'<p class="figure-note"><em>(?P<note>[^<]*)</em></p>\n?')
+SVG_URI = "data:image/svg+xml;base64,"
+
+
+def without_figures(text: str) -> str:
+    return NOTE.sub("", FIGURE.sub("", text)).strip()
 
 
 # ---------------------------------------------------------------------------
@@ -198,7 +211,7 @@ def test_every_answer_tolerance_and_text_parses_back_equal_to_the_banks(bank):
         position += len(names)
         for piece in mine:
             assert piece["format"] == "html"
-            assert piece["generalfeedback"] == solution
+            assert without_figures(piece["generalfeedback"]) == solution
         if question.get("choices"):
             (piece,) = mine
             assert piece["type"] == "multichoice"
@@ -206,7 +219,7 @@ def test_every_answer_tolerance_and_text_parses_back_equal_to_the_banks(bank):
         elif expression_parts(question):
             (piece,) = mine
             assert piece["type"] == "essay"
-            assert piece["text"] == prompt
+            assert without_figures(piece["text"]) == prompt
         else:
             graded = entries(question)
             assert len(mine) == len(graded)
@@ -215,7 +228,7 @@ def test_every_answer_tolerance_and_text_parses_back_equal_to_the_banks(bank):
                 _check_number(piece["answer"], entry.value)
                 _check_number(piece["tolerance"], entry.tolerance)
                 if len(graded) == 1:
-                    assert piece["text"] == prompt
+                    assert without_figures(piece["text"]) == prompt
                 else:
                     assert piece["text"].startswith(prompt)
                     assert piece["text"].endswith(
@@ -225,7 +238,8 @@ def test_every_answer_tolerance_and_text_parses_back_equal_to_the_banks(bank):
 
 def _check_multichoice(question: dict, piece: dict, prompt: str) -> None:
     choices = question["choices"]
-    assert 'class="choices"' not in piece["text"] and prompt.startswith(piece["text"])
+    body = without_figures(piece["text"])
+    assert 'class="choices"' not in body and prompt.startswith(body)
     assert [a["fraction"] == 100 for a in piece["answers"]] == [c["correct"] for c in choices]
     for answer, choice in zip(piece["answers"], choices, strict=True):
         assert f"<li><strong>{choice['label']}.</strong> {answer['text']}</li>" in prompt
@@ -293,3 +307,54 @@ def test_a_title_a_file_cannot_carry_is_refused_naming_the_title(small_bank, tit
 
 def test_answers_are_always_written(small_bank):
     assert gift.export(small_bank, answers=False) == gift.export(small_bank)
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+def _check_figure(text: str, drawn) -> None:
+    """The text shows ``drawn`` inline, its SVG as a data URI; a note when it cannot be
+    drawn; nothing when there is none."""
+    if drawn is None:
+        assert not FIGURE.search(text) and not NOTE.search(text)
+        return
+    if not drawn.available:
+        assert not FIGURE.search(text)
+        (note,) = NOTE.finditer(text)
+        assert html.unescape(note["note"]) == drawn.note
+        return
+    (image,) = FIGURE.finditer(text)
+    src = html.unescape(image["src"])
+    assert src.startswith(SVG_URI)
+    assert base64.b64decode(src[len(SVG_URI):], validate=True) == drawn.svg().encode("utf-8")
+    assert html.unescape(image["alt"]) == html.unescape(image["caption"]) == drawn.caption
+
+
+def test_each_figure_reads_back_as_an_inline_svg_of_the_same_bytes(bank):
+    text = gift.export(bank)
+    assert gift.export(bank) == text  # the same bank, the same file
+    parsed = [q for q in read_gift(text) if q["type"] != "category"]
+    drawn, position = 0, 0
+    for question in bank["questions"]:
+        shown, solved = placed_figures(question, answers=True)
+        names = expected_names(question)
+        for piece in parsed[position:position + len(names)]:
+            _check_figure(piece["text"], shown)
+            _check_figure(piece["generalfeedback"], solved)
+            if solved is not None:  # the answer figure comes before the worked solution
+                assert piece["generalfeedback"].startswith('<p class="figure')
+        position += len(names)
+        drawn += sum(d is not None and d.available for d in (shown, solved))
+    assert drawn > 0 and position == len(parsed)
+
+
+def test_a_figure_that_cannot_be_drawn_is_its_note(monkeypatch, small_bank):
+    missing = FigureUnavailable("shapes", "the stack has 9 stages; at most 8 blocks fit")
+    monkeypatch.setattr(gift, "placed_figures", lambda question, answers=False:
+                        (missing, missing))
+    parsed = [q for q in read_gift(gift.export(small_bank)) if q["type"] != "category"]
+    assert parsed
+    for piece in parsed:
+        _check_figure(piece["text"], missing)
+        _check_figure(piece["generalfeedback"], missing)
+        assert "Figure not drawn: the stack has 9 stages" in piece["text"]

@@ -1,6 +1,8 @@
 """Moodle XML: every export parses back (lxml) to the bank's questions, answers,
-tolerances and categories; titles full of special characters survive."""
+tolerances and categories; titles full of special characters survive; each figure is an
+SVG file of the text that shows it."""
 
+import base64
 import html
 import re
 
@@ -15,6 +17,7 @@ from qgen.export import moodle
 from qgen.export.items import entries, expression_parts
 from qgen.families import FAMILY_IDS, get_family
 from qgen.families.base import DIFFICULTIES
+from qgen.figures import FigureUnavailable, placed_figures
 from qgen.generate import generate, render_question
 
 TITLE = 'Quiz & <b>bold</b> "1/2" {a} ~b = #c: \\frac $x$ 50% é∑🙂'
@@ -34,6 +37,15 @@ CLOZE = re.compile(r"<li>(?P<label>[^<]*): \{1:NUMERICAL:=(?P<value>(?:\\.|[^:}\
 KEY = re.compile(r"<li>(?P<label>[^<]*): (?P<value>-?[0-9.]+) "
                  r"\(tolerance (?P<tolerance>[0-9.]+)\)</li>")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# A figure as the exporters write it (an image and its caption), or the note of one that
+# cannot be drawn; each with the line break after it.
+FIGURE = re.compile(r'<p class="figure"><img src="(?P<src>[^"]*)" alt="(?P<alt>[^"]*)"></p>\n'
+                    r'<p class="figure-caption"><em>Figure: (?P<caption>[^<]*)\.</em></p>\n?')
+NOTE = re.compile(r'<p class="figure-note"><em>(?P<note>[^<]*)</em></p>\n?')
+
+
+def without_figures(text: str) -> str:
+    return NOTE.sub("", FIGURE.sub("", text)).strip()
 
 
 def _bank(difficulty: str, choices: int | None, count: int = 2, seed: int = 20240) -> dict:
@@ -116,7 +128,7 @@ def test_every_answer_and_tolerance_parses_back_equal_to_the_banks(bank):
         text = element.find("questiontext")
         assert text.get("format") == "html"
         assert element.find("generalfeedback").get("format") == "html"
-        assert element.findtext("generalfeedback/text") == solution
+        assert without_figures(element.findtext("generalfeedback/text")) == solution
         graded = entries(question)
         if kind == "multichoice":
             _check_multichoice(question, element, prompt)
@@ -132,7 +144,7 @@ def test_every_answer_and_tolerance_parses_back_equal_to_the_banks(bank):
             assert element.findtext("defaultgrade") == str(len(graded))
         elif kind == "essay":
             assert expression_parts(question)
-            assert text.findtext("text") == prompt
+            assert without_figures(text.findtext("text")) == prompt
             info = element.find("graderinfo")
             assert info.get("format") == "html"
             key = info.findtext("text")
@@ -162,7 +174,7 @@ def _check_multichoice(question: dict, element: etree._Element, prompt: str) -> 
     assert element.findtext("single") == "true"
     assert element.findtext("shuffleanswers") == "false"
     assert element.findtext("answernumbering") == "ABCD"
-    body = element.findtext("questiontext/text")
+    body = without_figures(element.findtext("questiontext/text"))
     assert 'class="choices"' not in body and prompt.startswith(body)
     answers = element.findall("answer")
     assert len(answers) == len(choices)
@@ -257,3 +269,57 @@ def test_cloze_escape_round_trips(text):
     escaped = moodle.cloze_escape(text)
     assert unescape_cloze(escaped) == text
     assert not re.search(r'(?<!\\)(?:\\\\)*[}#~/"]', escaped)
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+def _check_figure(element: etree._Element, drawn, name: str) -> None:
+    """The text element shows ``drawn`` as Moodle does: an <img> of @@PLUGINFILE@@/<name>
+    and the SVG as that file, base64 inside the element; a note when it cannot be drawn."""
+    text = element.findtext("text")
+    files = element.findall("file")
+    if drawn is None:
+        assert not files and not FIGURE.search(text) and not NOTE.search(text)
+        return
+    if not drawn.available:
+        assert not files and not FIGURE.search(text)
+        (note,) = NOTE.finditer(text)
+        assert html.unescape(note["note"]) == drawn.note
+        return
+    (file,) = files
+    assert (file.get("name"), file.get("path"), file.get("encoding")) == (name, "/", "base64")
+    assert base64.b64decode(file.text, validate=True) == drawn.svg().encode("utf-8")
+    (image,) = FIGURE.finditer(text)
+    assert image["src"] == f"@@PLUGINFILE@@/{name}"
+    assert html.unescape(image["alt"]) == html.unescape(image["caption"]) == drawn.caption
+
+
+def test_each_figure_is_an_svg_file_of_the_text_that_shows_it(bank):
+    xml = moodle.export(bank)
+    assert moodle.export(bank) == xml  # the same bank, the same file
+    drawn = 0
+    for question, element in zip(bank["questions"], questions(parse(xml)), strict=True):
+        shown, solved = placed_figures(question, answers=True)
+        qid = question["id"]
+        _check_figure(element.find("questiontext"), shown, f"{qid}.svg")
+        _check_figure(element.find("generalfeedback"), solved, f"{qid}-solution.svg")
+        if element.get("type") == "essay":
+            _check_figure(element.find("graderinfo"), solved, f"{qid}-solution.svg")
+        if solved is not None:  # the answer figure comes before the worked solution
+            assert element.findtext("generalfeedback/text").startswith('<p class="figure')
+        drawn += sum(d is not None and d.available for d in (shown, solved))
+    assert drawn > 0
+
+
+def test_a_figure_that_cannot_be_drawn_is_its_note(monkeypatch, small_bank):
+    missing = FigureUnavailable("shapes", "the stack has 9 stages; at most 8 blocks fit")
+    monkeypatch.setattr(moodle, "placed_figures", lambda question, answers=False:
+                        (missing, missing))
+    root = parse(moodle.export(small_bank))
+    for question, element in zip(small_bank["questions"], questions(root), strict=True):
+        _check_figure(element.find("questiontext"), missing, "")
+        _check_figure(element.find("generalfeedback"), missing, "")
+        assert "Figure not drawn: the stack has 9 stages" in element.findtext("questiontext/text")
+        _, solution = render_question(question, "html")
+        assert without_figures(element.findtext("generalfeedback/text")) == solution.strip()

@@ -1,7 +1,8 @@
 """Canvas QTI 1.2: every export is unzipped in memory and every XML file parsed back with
 lxml; each numerical range must give back the bank's answer and tolerance (through the
 scale its item states), each multiple-choice key the bank's correct option, and titles
-full of special characters must survive every place they are written."""
+full of special characters must survive every place they are written. Each figure is an SVG
+file of the zip, listed in the manifest and shown by the items of its question."""
 
 import copy
 import functools
@@ -24,6 +25,7 @@ from qgen.export import qti
 from qgen.export.items import entries, expression_parts
 from qgen.families import FAMILY_IDS, get_family
 from qgen.families.base import DIFFICULTIES
+from qgen.figures import FigureUnavailable, placed_figures
 from qgen.generate import generate, question_id, render_question
 
 QTI = {"q": qti.QTI_NS}
@@ -32,6 +34,15 @@ META = {"c": qti.CANVAS_NS}
 SEED = 20240611
 COUNT = 2
 UNITS = re.compile(r"units of \\\(10\^\{-(\d+)\}\\\)")
+# A figure as the exporters write it (an image and its caption), or the note of one that
+# cannot be drawn; each with the line break after it.
+FIGURE = re.compile(r'<p class="figure"><img src="(?P<src>[^"]*)" alt="(?P<alt>[^"]*)"></p>\n'
+                    r'<p class="figure-caption"><em>Figure: (?P<caption>[^<]*)\.</em></p>\n?')
+NOTE = re.compile(r'<p class="figure-note"><em>(?P<note>[^<]*)</em></p>\n?')
+
+
+def without_figures(html: str) -> str:
+    return NOTE.sub("", FIGURE.sub("", html))
 
 
 @functools.cache
@@ -61,8 +72,18 @@ def meta_of(files: dict) -> etree._Element:
 
 
 @functools.cache
+def exported_zip(difficulty: str, choices: int | None, answers: bool = True) -> bytes:
+    return qti.export(bank(difficulty, choices), answers=answers)
+
+
+@functools.cache
 def exported(difficulty: str, choices: int | None, answers: bool = True) -> dict:
-    return unpack(qti.export(bank(difficulty, choices), answers=answers))
+    return unpack(exported_zip(difficulty, choices, answers))
+
+
+def raw_files(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def field(item, label: str) -> str:
@@ -165,7 +186,7 @@ def test_every_numerical_range_maps_back_to_the_banks_answer_and_tolerance(diffi
             text = text_of(item)
             assert text.startswith(prompt)
             assert (f"Part {k}: {entry.label}" in plain(text)) == (len(graded) > 1)
-            assert feedback_of(item).startswith(solution)
+            assert without_figures(feedback_of(item)).startswith(solution)
             if getattr(entry, "kind", "number") == "expression":
                 assert field(item, "question_type") == "essay_question"
                 essays += 1
@@ -297,7 +318,7 @@ def test_multiple_choice_key_is_the_banks_correct_option(difficulty):
         assert key == f"{q['id']}-1-{correct['label']}"
         # Canvas shows the options: the prompt's printed list is not repeated.
         assert 'class="choices"' not in text_of(item)
-        assert feedback_of(item) == render_question(q, "html")[1]
+        assert without_figures(feedback_of(item)) == render_question(q, "html")[1]
 
 
 def test_expression_only_question_is_an_essay_with_the_solution_as_feedback():
@@ -372,8 +393,8 @@ def test_item_text_is_html_escaped_once_more_for_xml_and_reads_back_verbatim():
     item = items_by_ident(unpack(data))[f"{q['id']}-1"]
     prompt = render_question(q, "html")[0]
     assert "&amp;" in prompt and text_of(item).startswith(prompt)  # matrices: & in math
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        raw = archive.read(archive.namelist()[-1])
+    (raw,) = [data for name, data in raw_files(data).items()
+              if name.endswith(".xml") and b"questestinterop" in data]
     assert b"&lt;p&gt;" in raw and b"&amp;amp;" in raw and b"<p>" not in raw
 
 
@@ -395,3 +416,73 @@ def test_same_bank_gives_the_same_bytes_in_another_process(tmp_path):
                            capture_output=True, env=env).stdout
     assert other == first
     assert qti.export(loaded, title="Another") != first
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+def _check_figure(html: str | None, drawn, path: str, raw: dict[str, bytes]) -> None:
+    """The item's HTML shows ``drawn`` as an <img> of the zip's file at ``path``, through
+    Canvas's $IMS-CC-FILEBASE$; a note when it cannot be drawn; nothing when none."""
+    if drawn is None:
+        assert html is None or not (FIGURE.search(html) or NOTE.search(html))
+        return
+    if not drawn.available:
+        assert not FIGURE.search(html)
+        (note,) = NOTE.finditer(html)
+        assert note["note"] == drawn.note
+        return
+    (image,) = FIGURE.finditer(html)
+    assert image["src"] == f"$IMS-CC-FILEBASE$/{path}"
+    assert image["alt"] == escape_attribute(drawn.caption)
+    assert raw[path] == drawn.svg().encode("utf-8")
+
+
+def escape_attribute(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        '"', "&quot;").replace("'", "&#x27;")
+
+
+@pytest.mark.parametrize(("difficulty", "choices"), BANKS)
+def test_each_figure_is_an_svg_file_of_the_zip_listed_and_shown_by_its_items(difficulty,
+                                                                            choices):
+    for answers in (True, False):
+        data = exported_zip(difficulty, choices, answers)
+        raw, files = raw_files(data), exported(difficulty, choices, answers)
+        resources = files["imsmanifest.xml"].iterfind(".//m:resource", MANIFEST)
+        listed = {r.get("href"): r.get("type") for r in resources}
+        items = items_by_ident(files)
+        expected = set()
+        for q in bank(difficulty, choices)["questions"]:
+            shown, solved = placed_figures(q, answers=answers)
+            mine = [item for ident, item in items.items()
+                    if re.fullmatch(re.escape(q["id"]) + r"-\d+", ident)]
+            assert mine
+            for item in mine:
+                _check_figure(text_of(item), shown, f"figures/{q['id']}.svg", raw)
+                _check_figure(feedback_of(item), solved, f"figures/{q['id']}-solution.svg",
+                              raw)
+                if solved is not None:  # the answer figure comes before the worked solution
+                    assert feedback_of(item).startswith('<p class="figure')
+            expected |= {f"figures/{q['id']}{suffix}.svg"
+                         for drawn, suffix in ((shown, ""), (solved, "-solution"))
+                         if drawn is not None and drawn.available}
+        figures = {name for name in raw if name.startswith("figures/")}
+        assert figures == expected and (not answers or figures)
+        assert all(listed[name] == "webcontent" for name in figures)
+        # The manifest first, then the quiz's two files, then the figures.
+        names = list(raw)
+        assert names[0] == "imsmanifest.xml" and set(names[3:]) == figures
+
+
+def test_a_figure_that_cannot_be_drawn_is_its_note(monkeypatch):
+    missing = FigureUnavailable("shapes", "the stack has 9 stages; at most 8 blocks fit")
+    monkeypatch.setattr(qti, "placed_figures", lambda question, answers=False:
+                        (missing, missing))
+    data = qti.export(small_bank())
+    raw = raw_files(data)
+    assert not any(name.startswith("figures/") for name in raw)
+    for item in items_by_ident(unpack(data)).values():
+        _check_figure(text_of(item), missing, "", raw)
+        _check_figure(feedback_of(item), missing, "", raw)
+        assert "Figure not drawn: the stack has 9 stages" in text_of(item)
