@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-__all__ = ["DIALECT_FUNCTIONS", "Html", "Latex", "Markdown"]
+__all__ = ["DIALECT_FUNCTIONS", "LAYER_TEXT", "Html", "Latex", "Markdown"]
 
 
 def _block(text: str) -> str:
@@ -165,6 +165,27 @@ def _html(text) -> str:
 
     return escape(str(text), quote=False)
 
+
+def _pair(v) -> str:
+    """A kernel or window as 'h \\times w' (an int is square)."""
+    h, w = (v[0], v[1]) if isinstance(v, (list, tuple)) else (v, v)
+    return f"{h} \\times {w}"
+
+
+def _scalar(v) -> str:
+    """A stride, padding or dilation: the int, or '(h, w)' when the axes differ."""
+    if isinstance(v, (list, tuple)):
+        return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+    return str(v)
+
+
+def _shape(s) -> str:
+    """A tensor shape as 'H \\times W \\times C'."""
+    return " \\times ".join(str(v) for v in s)
+
+
+# Shared by the layer-description macros (templates/_common/layers.j2).
+LAYER_TEXT = SimpleNamespace(pair=_pair, scalar=_scalar, shape=_shape)
 
 # What the templates may call: a namespace per dialect, exposed as the Jinja global
 # `dialects` (the sandbox lets templates call these, nothing else of this module).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from types import SimpleNamespace
+from types import FunctionType, SimpleNamespace
 
 import jinja2
 from jinja2.environment import TemplateModule
@@ -117,6 +117,15 @@ class _Sandbox(SandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's signature)
+        # qgen.dialects' own functions (the dialect and layer-text helpers) are plain
+        # string formatting: called directly, without the sandbox's generic screening.
+        if type(__obj) is FunctionType and __obj.__module__ == "qgen.dialects":
+            kwargs.pop("_block_vars", None)  # Jinja's bookkeeping, as Context.call drops
+            kwargs.pop("_loop_vars", None)
+            return __obj(*args, **kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
 
 @functools.cache
 def environment() -> SandboxedEnvironment:
@@ -132,9 +141,10 @@ def environment() -> SandboxedEnvironment:
     env.filters["tex"] = latex_escape
     env.filters["mdesc"] = markdown_escape
     env.filters["bmatrix"] = bmatrix
-    from qgen.dialects import DIALECT_FUNCTIONS
+    from qgen.dialects import DIALECT_FUNCTIONS, LAYER_TEXT
 
     env.globals["dialects"] = DIALECT_FUNCTIONS
+    env.globals["layer_text"] = LAYER_TEXT
     return env
 
 
