@@ -136,6 +136,8 @@ def environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        # Installed templates do not change while qgen runs: skip the stat() per render.
+        auto_reload=False,
     )
     env.filters["num"] = number
     env.filters["tex"] = latex_escape

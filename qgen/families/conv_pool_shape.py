@@ -254,7 +254,8 @@ def work(params: dict, answer: dict) -> dict:
                                                      ), "out": row["output"][axis]})
         steps.append(step)
         shape = row["output"]
-    return {"steps": steps}
+    return {"steps": steps,
+            "ceil_mode": any(layer.get("ceil_mode", False) for layer in params["layers"])}
 
 
 FAMILY = Family(
