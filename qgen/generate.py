@@ -214,14 +214,23 @@ def generate(families: Iterable[str], *, count: int, seed: int, difficulty: str 
 
         tasks = [(family.id, seed, difficulty, range(start, min(start + CHUNK, count)),
                   choices) for family in families for start in range(0, count, CHUNK)]
+        import gc
+
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(jobs) as pool:
-            for chunk, rejected in pool.imap(_make_chunk, tasks):  # in order
-                questions += chunk
-                stats.rejected.update(rejected)
-                for _ in chunk:
-                    if on_question:
-                        on_question()
+        # Forked workers share the parent's memory until they write to it; the collector
+        # writes to every object it visits, so freeze what exists now (Python's advice
+        # for fork): the workers' collections skip it and the pages stay shared.
+        gc.freeze()
+        try:
+            with multiprocessing.get_context(method).Pool(jobs) as pool:
+                for chunk, rejected in pool.imap(_make_chunk, tasks):  # in order
+                    questions += chunk
+                    stats.rejected.update(rejected)
+                    for _ in chunk:
+                        if on_question:
+                            on_question()
+        finally:
+            gc.unfreeze()
         stats.emitted = len(questions)
     return {"schema": SCHEMA, "seed": seed, "generator": stats.to_dict(),
             "questions": questions}
