@@ -8,11 +8,17 @@ Heavy modules (sympy, the solvers) are imported inside the commands, so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-import click
+# qgen's arrays are small: OpenBLAS's threads cost more than they save on them (half
+# the speed when generating), and --jobs is the parallelism. This must be set before
+# numpy loads; a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from qgen.commands import BadInput
+import click  # noqa: E402
+
+from qgen.commands import BadInput  # noqa: E402
 
 __all__ = ["main"]
 
