@@ -139,6 +139,18 @@ def _ignore_padding(n, k, s, p, d):
     return (n - dilated_kernel(k, d)) // s + 1
 
 
+def _padding_once(n, k, s, p, d):
+    return (n + p - dilated_kernel(k, d)) // s + 1
+
+
+def _pool_no_plus_one(n, k, s, p, d, ceil):
+    return (n + 2 * p - dilated_kernel(k, d)) // s
+
+
+def _pool_skipped(n, k, s, p, d, ceil):
+    return n
+
+
 def _ignore_stride(n, k, s, p, d):
     return n + 2 * p - dilated_kernel(k, d) + 1
 
@@ -190,6 +202,15 @@ MISCONCEPTIONS = (
                   "padding", lambda p, a: _walk(p, pool_size=_pool_ceil_no_drop)),
     Misconception("ignored_pool_padding", "ignored the pooling's padding",
                   lambda p, a: _walk(p, pool_size=_pool_ignore_padding)),
+    Misconception("padding_once", "added the padding on one side only: (n + p - k)/s + 1",
+                  lambda p, a: _walk(p, conv_size=_padding_once)),
+    Misconception("pool_forgot_plus_one", "forgot the +1 in the pooling's output size",
+                  lambda p, a: _walk(p, pool_size=_pool_no_plus_one)),
+    Misconception("forgot_pooling", "stopped before the pooling: gave the convolution's "
+                  "output", lambda p, a: _walk(p, pool_size=_pool_skipped)),
+    Misconception("depth_times_input_channels", "took the depth as filters times input "
+                  "channels (one map per filter and channel)",
+                  lambda p, a: _walk(p, depth=lambda c, layer: c * layer["filters"])),
 )
 
 

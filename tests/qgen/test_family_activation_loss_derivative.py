@@ -4,8 +4,6 @@ validation and rendering."""
 import json
 import math
 import shutil
-from collections import Counter
-from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -16,7 +14,7 @@ from qgen.export import export
 from qgen.families import activation_loss_derivative as module
 from qgen.families import get_family
 from qgen.families.base import DIFFICULTIES
-from qgen.generate import build_choices, generate, make_question, question_rng, render_question
+from qgen.generate import generate, make_question, question_rng, render_question
 from qgen.symbolic_answers import equivalent
 from tests.qgen.latex_support import assert_latex_compiles
 from verify.specs import SpecError
@@ -25,8 +23,6 @@ FAMILY = get_family("activation-loss-derivative")
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 difficulties = st.sampled_from(DIFFICULTIES)
 ALL_PAIRS = [pair for difficulty in DIFFICULTIES for pair in module.PAIRS[difficulty]]
-# "Most seeds": the share of samples for which 4 distinct options can be built.
-MIN_CHOICE_SHARE = 0.9
 # Golden values below are printed to 1e-8; the family's own value is exact to ~1e-15.
 GOLDEN_TOLERANCE = 1e-8
 
@@ -187,27 +183,6 @@ def test_options_that_differ_with_a_free_also_differ_once_a_is_the_activation(
 def test_each_misconception_is_its_wrong_method(activation, loss, name, textbook):
     text = module.wrong_answers(activation, loss)[name][0]
     assert equivalent(text, textbook)
-
-
-@pytest.mark.parametrize("difficulty", DIFFICULTIES)
-def test_misconceptions_give_four_distinct_options_in_most_seeds(difficulty):
-    built, seen, n = 0, Counter(), 40
-    for seed in range(n):
-        rng = question_rng(seed, FAMILY.id, difficulty, 0)
-        params = FAMILY.sample(rng, difficulty)
-        answer = FAMILY.solve(params)["answer"]
-        options = build_choices(FAMILY, params, answer, 4, 0, rng)
-        if options is None:
-            continue
-        built += 1
-        part = FAMILY.choice_part(params, answer)
-        values = [o["value"] for o in options]
-        for i in range(len(values)):
-            for j in range(i + 1, len(values)):
-                assert replace(part, value=values[i]).differs(values[j])
-        seen.update(o["misconception"] for o in options if not o["correct"])
-    assert built >= MIN_CHOICE_SHARE * n
-    assert len(seen) >= 3
 
 
 def test_every_misconception_is_a_distinct_wrong_answer_for_some_pair():

@@ -139,3 +139,45 @@ def test_latex_bank_of_every_family_and_difficulty_compiles(tmp_path_factory, se
                             timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (folder / "bank.pdf").stat().st_size > 0
+
+
+# "Most seeds": most draws must yield enough distinct misconception values without
+# resampling (the generator draws again for the rest, so a lower share only costs time),
+# and the options must draw on several misconceptions, not one or two.
+MIN_CHOICE_SHARE = 0.9
+SEEDS_FOR_CHOICES = 40
+
+
+@pytest.mark.parametrize("difficulty", DIFFICULTIES)
+@pytest.mark.parametrize("family", FAMILY_IDS)
+def test_misconceptions_give_four_distinct_options_in_most_seeds(family, difficulty):
+    from collections import Counter as Tally
+    from dataclasses import replace
+
+    from qgen.generate import build_choices, question_rng
+
+    fam = get_family(family)
+    built, valid, seen = 0, 0, Tally()
+    for seed in range(SEEDS_FOR_CHOICES):
+        rng = question_rng(seed, fam.id, difficulty, 0)
+        params = fam.sample(rng, difficulty)
+        try:
+            answer = fam.solve(params)["answer"]
+        except qgen.QgenError:  # an invalid draw the generator would resample
+            continue
+        valid += 1
+        options = build_choices(fam, params, answer, 4, 0, rng)
+        if options is None:
+            continue
+        built += 1
+        # Each wrong option is outside the answer's tolerance (a student choosing it is
+        # graded wrong), and every two options differ by more than one display unit.
+        part = fam.choice_part(params, answer)
+        assert all(part.differs(o["value"]) for o in options if not o["correct"])
+        values = [o["value"] for o in options]
+        for i in range(len(values)):
+            for j in range(i + 1, len(values)):
+                assert replace(part, value=values[i]).differs(values[j])
+        seen.update(o["misconception"] for o in options if not o["correct"])
+    assert built >= MIN_CHOICE_SHARE * valid, (built, valid)
+    assert len(seen) >= 3
