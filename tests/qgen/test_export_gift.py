@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from qgen.errors import QgenError
 from qgen.export import gift, moodle
 from qgen.export.items import entries, expression_parts
-from qgen.families import FAMILY_IDS, get_family
-from qgen.families.base import DIFFICULTIES
+from qgen.families import get_family
 from qgen.figures import FigureUnavailable, placed_figures
 from qgen.generate import generate, render_question
 
@@ -148,21 +147,6 @@ def expected_title(title: str) -> str:
 
 # ---------------------------------------------------------------------------
 
-def _bank(difficulty: str, choices: int | None, count: int = 2, seed: int = 4711) -> dict:
-    families = [f for f in FAMILY_IDS if difficulty in get_family(f).difficulties]
-    return generate(families, count=count, seed=seed, difficulty=difficulty, choices=choices)
-
-
-@pytest.fixture(scope="module", params=[(d, c) for d in DIFFICULTIES for c in (None, 4)],
-                ids=lambda p: f"{p[0]}-{'choices' if p[1] else 'open'}")
-def bank(request) -> dict:
-    return _bank(*request.param)
-
-
-@pytest.fixture(scope="module")
-def small_bank() -> dict:
-    return generate(["transposed-dilated", "conv-pool-shape"], count=1, seed=3,
-                    difficulty="easy")
 
 
 def expected_names(question: dict) -> list[str]:

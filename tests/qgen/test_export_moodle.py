@@ -15,10 +15,10 @@ from lxml import etree
 from qgen.errors import QgenError
 from qgen.export import moodle
 from qgen.export.items import entries, expression_parts
-from qgen.families import FAMILY_IDS, get_family
-from qgen.families.base import DIFFICULTIES
+from qgen.families import get_family
 from qgen.figures import FigureUnavailable, placed_figures
 from qgen.generate import generate, render_question
+from tests.qgen.conftest import make_bank
 
 TITLE = 'Quiz & <b>bold</b> "1/2" {a} ~b = #c: \\frac $x$ 50% é∑🙂'
 
@@ -48,22 +48,6 @@ def without_figures(text: str) -> str:
     return NOTE.sub("", FIGURE.sub("", text)).strip()
 
 
-def _bank(difficulty: str, choices: int | None, count: int = 2, seed: int = 20240) -> dict:
-    families = [f for f in FAMILY_IDS if difficulty in get_family(f).difficulties]
-    return generate(families, count=count, seed=seed, difficulty=difficulty, choices=choices)
-
-
-@pytest.fixture(scope="module", params=[(d, c) for d in DIFFICULTIES for c in (None, 4)],
-                ids=lambda p: f"{p[0]}-{'choices' if p[1] else 'open'}")
-def bank(request) -> dict:
-    return _bank(*request.param)
-
-
-@pytest.fixture(scope="module")
-def small_bank() -> dict:
-    # Two families, so that the properties see two categories; cheap to render.
-    return generate(["transposed-dilated", "conv-pool-shape"], count=1, seed=3,
-                    difficulty="easy")
 
 
 def parse(xml: str) -> etree._Element:
@@ -216,7 +200,7 @@ def test_a_question_with_one_graded_number_is_numerical_with_its_tolerance(monke
 
 
 def test_integer_answers_have_zero_tolerance():
-    bank = _bank("medium", None, count=1)
+    bank = make_bank("medium", None, count=1)
     root = parse(moodle.export(bank))
     tolerances = [m["tolerance"] for q in questions(root)
                   for m in CLOZE.finditer(q.findtext("questiontext/text"))
