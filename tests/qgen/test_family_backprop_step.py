@@ -1,10 +1,7 @@
 """The backprop-step family: sampled params, answers, checks, misconceptions, rendering."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -132,22 +129,6 @@ def test_check_confirms_the_homework_answer_and_catches_one_wrong_digit():
     wrong = json.loads(json.dumps(answer))
     wrong["loss"] += 1e-7
     assert not FAMILY.check(HOMEWORK_Q2, wrong).passed
-
-
-def test_generation_is_byte_identical_for_the_same_seed_in_another_process():
-    def bank_json():
-        return json.dumps(generate(["backprop-step"], count=3, seed=42, difficulty="hard",
-                                   choices=4), sort_keys=True)
-
-    here = bank_json()
-    assert here == bank_json()
-    code = ("import json, sys; from qgen.generate import generate; sys.stdout.write("
-            "json.dumps(generate(['backprop-step'], count=3, seed=42, difficulty='hard', "
-            "choices=4), sort_keys=True))")
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, cwd=ROOT, env=env).stdout
-    assert other == here
 
 
 def test_markdown_bank_renders_every_question():

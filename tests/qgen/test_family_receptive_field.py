@@ -11,7 +11,7 @@ import qgen
 from qgen.families import get_family
 from qgen.families import receptive_field as rf
 from qgen.families.base import DIFFICULTIES, Part
-from qgen.generate import generate, make_question, render_question
+from qgen.generate import make_question, render_question
 from tests.qgen.latex_support import assert_latex_compiles
 
 FAMILY = get_family("receptive-field")
@@ -112,15 +112,6 @@ def test_check_catches_a_wrong_model_size():
     broken["approaches"][1]["bytes"] += 4
     result = FAMILY.check(HOMEWORK, broken)
     assert not result.passed and "4 x (3x3)" in result.detail
-
-
-@pytest.mark.parametrize("difficulty", DIFFICULTIES)
-def test_same_seed_gives_byte_identical_questions(difficulty):
-    a = generate(["receptive-field"], count=3, seed=42, difficulty=difficulty, choices=4)
-    b = generate(["receptive-field"], count=3, seed=42, difficulty=difficulty, choices=4)
-    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    c = generate(["receptive-field"], count=3, seed=43, difficulty=difficulty, choices=4)
-    assert [q["params"] for q in a["questions"]] != [q["params"] for q in c["questions"]]
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")

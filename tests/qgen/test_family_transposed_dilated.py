@@ -164,14 +164,6 @@ def test_check_counts_windows_and_catches_a_wrong_size():
     assert not result.passed and str(len(params["layers"]) - 1) in result.detail
 
 
-def test_generation_is_byte_identical_for_the_same_seed():
-    def bank_json():
-        return json.dumps(generate([FAMILY.id], count=5, seed=23, difficulty="hard",
-                                   choices=4), sort_keys=True)
-
-    assert bank_json() == bank_json()
-
-
 def test_markdown_bank_renders_every_question():
     bank = generate([FAMILY.id], count=3, seed=5, difficulty="hard")
     text = export(bank, "markdown", answers=True)

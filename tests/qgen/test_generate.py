@@ -95,16 +95,24 @@ def test_correct_positions_are_spread_evenly(family):
     assert positions == {0: 2, 1: 2, 2: 2, 3: 2}
 
 
-def test_same_command_gives_byte_identical_output_in_two_processes(tmp_path):
+@pytest.mark.parametrize("difficulty", DIFFICULTIES)
+def test_same_command_gives_byte_identical_output_in_two_processes(difficulty):
     outputs = []
     for hashseed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         result = subprocess.run(
             [sys.executable, "-m", "qgen", "generate", *FAMILY_IDS, "-n", "2", "-s", "11",
-             "-d", "hard", "--choices", "3"], capture_output=True, env=env, check=True,
+             "-d", difficulty, "--choices", "3"], capture_output=True, env=env, check=True,
             cwd=ROOT)
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1] and outputs[0]
+
+
+@pytest.mark.parametrize("family", FAMILY_IDS)
+def test_different_seeds_give_different_questions(family):
+    a = generate([family], count=3, seed=42, difficulty="medium")
+    b = generate([family], count=3, seed=43, difficulty="medium")
+    assert [q["params"] for q in a["questions"]] != [q["params"] for q in b["questions"]]
 
 
 def test_question_ids_are_stable_content_hashes():
